@@ -21,7 +21,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTestPki, type TestPki } from '../support/pki.js'
 import { send } from '../support/gateway.js'
-import { startOpsGateway, type OpsGateway } from '../ops/helpers.js'
+import { accessLineWhere, eventually, startOpsGateway, type OpsGateway } from '../ops/helpers.js'
 import { authorizeLink, cookieFor, gatewayYaml, newSealKey, pathOf, setCookiesOf, startDanceProvider, startInBrowser, type DanceProvider } from './dance-support.js'
 import { DANCE_PAGE_HEADERS, expectDancePage, expectFailurePage } from './dance-pages.js'
 
@@ -87,7 +87,7 @@ async function danceAcrossReload(start: string, after: string, user: string): Pr
     const again = await back()
     expect([again.status, again.text.includes('unknown, expired or already completed')]).toEqual([400, true])
     expect((await provider.state()).token_calls.filter((c) => c.endpoint === 'access_token')).toEqual([])
-    const line = g.access().find((e) => e.status === 400 && typeof e.error === 'string' && e.error.includes('no longer configured'))
+    const line = await accessLineWhere(g, (e) => e.status === 400 && typeof e.error === 'string' && e.error.includes('no longer configured'), 'the callback\'s access line')
     expect(line?.reason).toBe('oauth_authorization_unknown')
   } finally {
     await g.gw.close()
@@ -158,7 +158,11 @@ describe('a link whose profile a reload removed (or made other than per_user)', 
         const head = await send(g.gw.url, pathOf(peeked), { method: 'HEAD' })
         expect([head.status, head.headers['content-type'], head.text]).toEqual([400, 'text/html; charset=utf-8', ''])
         expect(head.headers).toMatchObject(DANCE_PAGE_HEADERS)
-        const lines = g.access().filter((e) => e.status === 400 && typeof e.error === 'string' && e.error.includes('is no longer configured'))
+        // Each line is written once its request finished on the gateway's side, which can be after the answer was read.
+        const lines = await eventually(() => {
+          const gone = g.access().filter((e) => e.status === 400 && typeof e.error === 'string' && e.error.includes('is no longer configured'))
+          return gone.length >= 3 && gone
+        }, 15_000, 'the three access lines')
         expect(lines.map((l) => l.reason)).toEqual(['oauth_authorization_unknown', 'oauth_authorization_unknown', 'oauth_authorization_unknown'])
         // Used up: with the profile back, each is an unknown link; the provider never heard of them.
         await reload(g, start)

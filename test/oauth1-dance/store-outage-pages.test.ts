@@ -16,7 +16,7 @@ import Database from 'better-sqlite3'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { send, type Reply } from '../support/gateway.js'
 import { usePausableRedis } from '../support/redis-server.js'
-import { scrape, startOpsGateway, type OpsGateway } from '../ops/helpers.js'
+import { accessLineWhere, eventually, scrape, startOpsGateway, type OpsGateway } from '../ops/helpers.js'
 import { authorizeLink, cookieFor, gatewayYaml, pathOf, setCookiesOf, startInBrowser, type StoreYaml } from './dance-support.js'
 import { useDanceProvider } from './dance-gateway.js'
 import { expectDancePage, expectFailurePage } from './dance-pages.js'
@@ -57,9 +57,15 @@ async function withGateway(store: StoreYaml, test: (g: OpsGateway) => Promise<vo
   }
 }
 
-/** The access lines of the 503s so far: `count` of them, each store_unavailable naming `where` (the file, the Redis URL). */
-function expectStoreLines(g: OpsGateway, where: string, count: number): void {
-  const lines = g.access().filter((e) => e.status === 503)
+/**
+ * The access lines of the 503s so far: `count` of them, each store_unavailable naming `where` (the file, the Redis URL).
+ * Waited for: a line is written once its request finished on the gateway's side, which can be after the answer was read.
+ */
+async function expectStoreLines(g: OpsGateway, where: string, count: number): Promise<void> {
+  const lines = await eventually(() => {
+    const all = g.access().filter((e) => e.status === 503)
+    return all.length >= count && all
+  }, 15_000, `${count} access line(s) of a 503`)
   expect(lines.map((e) => [e.reason, typeof e.error === 'string' && e.error.includes(where)])).toEqual(Array.from({ length: count }, () => ['store_unavailable', true]))
 }
 
@@ -134,7 +140,7 @@ describe('a SQLite file another process holds the write lock of', () => {
       expectDancePage(done, 200, 'the callback once the lock is gone')
       expect(done.text).toContain('Authorization complete')
       // The operator's view: each a 503 store_unavailable naming the file, counted as the gateway API's 5xx.
-      expectStoreLines(g, file, 2)
+      await expectStoreLines(g, file, 2)
       expect((await apiErrors(g)) - errorsBefore).toBe(2)
     })
   })
@@ -182,7 +188,7 @@ describe('a SQLite file locked after the gateway took the link or the pending re
       expectStorePage(click, 'The gateway\'s storage stopped answering while the authorization was starting, so it could not start, and this link is now used up.', 'Ask for a new authorization link shortly.', [file, 'SQLITE', 'locked'], 'the button, the file locked after the link was taken')
       const again = await send(g.gw.url, pathOf(link))
       expectFailurePage(again, 400, 'This authorization link is unknown, expired or already used.', 'the used-up link')
-      expectStoreLines(g, file, 1)
+      await expectStoreLines(g, file, 1)
     })
   })
 
@@ -199,7 +205,7 @@ describe('a SQLite file locked after the gateway took the link or the pending re
       expect(setCookiesOf(done).some((c) => c.name === started.cookie.name && c.attributes['max-age'] === '0')).toBe(true)
       const again = await back()
       expectFailurePage(again, 400, 'This authorization is unknown, expired or already completed.', 'the callback again')
-      expectStoreLines(g, file, 1)
+      await expectStoreLines(g, file, 1)
     })
   })
 })
@@ -225,7 +231,7 @@ describe('a redis-server paused with SIGSTOP', () => {
       const done = await back()
       expectDancePage(done, 200, 'the callback once Redis answers')
       expect(done.text).toContain('Authorization complete')
-      expectStoreLines(g, server.url, 2)
+      await expectStoreLines(g, server.url, 2)
       expect((await apiErrors(g)) - errorsBefore).toBe(2)
     }, '  redis:\n    commandTimeout: 1500ms\n')
   })
@@ -246,7 +252,7 @@ describe('a pending request the gateway cannot read', () => {
       const done = await send(g.gw.url, pathOf(callbackUrl), { headers: cookieFor(started.cookie, callbackUrl) })
       expectFailurePage(done, 500, SAID.internal, 'the callback of an unreadable record')
       expect(done.text).not.toContain('JSON')
-      const line = g.access().find((e) => e.status === 500)
+      const line = await accessLineWhere(g, (e) => e.status === 500, 'the 500\'s access line')
       expect([line?.reason, typeof line?.cause === 'string' && line.cause.includes('SyntaxError')]).toEqual(['internal', true])
     })
   })

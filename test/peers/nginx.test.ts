@@ -16,7 +16,7 @@ import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { endpointYaml, send, type Reply } from '../support/gateway.js'
 import { startScriptedBackend, type ScriptedBackend } from '../support/scripted-backend.js'
-import { samples, scrape, startOpsGateway, type OpsGateway } from '../ops/helpers.js'
+import { accessLineWhere, samples, scrape, startOpsGateway, type OpsGateway } from '../ops/helpers.js'
 import { startNginx, verifyingNginxServer, type Peer } from '../support/peers.js'
 import { clientTls, strangerClientTls, verifyingFiles, type TestPki } from '../support/pki.js'
 import { createOpensslTestPki } from '../support/openssl-pki.js' // certificates minted by the real openssl, not by src/tls
@@ -104,7 +104,7 @@ describe('nginx with ssl_verify_client on, root-only trust', () => {
     const failures = samples(m, 'mtls_gateway_upstream_tls_handshake_failures_total').filter((s) => s.value !== 0)
     for (const endpoint of ['nginx-leaf-only', 'nginx-depth0', 'nginx-no-cert-replay']) {
       expect(failures.find((s) => s.labels.endpoint === endpoint)?.labels.reason, endpoint).toBe('upstream_client_cert_rejected')
-      const line = g.access().find((e) => e.endpoint === endpoint)
+      const line = await accessLineWhere(g, (e) => e.endpoint === endpoint, `${endpoint}'s access line`)
       expect(line?.reason, endpoint).toBe('upstream_client_cert_rejected')
       expect(line?.status, endpoint).toBe(502)
     }

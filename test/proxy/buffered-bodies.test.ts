@@ -91,7 +91,11 @@ describe('limits.maxBufferedTotal', () => {
     expect([mid.status, mid.headers['retry-after'], mid.headers.connection]).toEqual([503, '5', 'close'])
     expect(held()).toBe(104 * KiB)
     expect(await metric('mtls_gateway_buffered_body_refusals_total')).toBe(refusals + 2)
-    const lines = g.access().filter((l) => l.reason === 'buffered_bodies_full')
+    // The last one's line is written once it finished on the gateway's side, which can be after its answer was read.
+    const lines = await eventually(() => {
+      const full = g.access().filter((l) => l.reason === 'buffered_bodies_full')
+      return full.length >= 2 && full
+    }, 15_000, 'the two refusals\' access lines')
     expect(lines.map((l) => l.status)).toEqual([503, 503])
     expect(JSON.stringify(lines)).not.toContain('yyyy')
 

@@ -4,7 +4,7 @@ import { connect as tlsConnect, type TLSSocket } from 'node:tls'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { clientTlsYaml, createTestPki, type TestPki } from '../support/pki.js'
 import { startMtlsServer, type EchoReply, type RunningServer } from '../support/tls-server.js'
-import { eventually, replaceFile, scrape, startOpsGateway, valueOf, type OpsGateway } from '../ops/helpers.js'
+import { accessLineWhere, eventually, replaceFile, scrape, startOpsGateway, valueOf, type OpsGateway } from '../ops/helpers.js'
 import { writeInterceptionCa } from '../../src/tls/index.js'
 import { heldHandshakeRelay } from '../support/held-handshake-relay.js'
 import { exchange } from '../support/exchange.js'
@@ -95,7 +95,7 @@ describe('CONNECT by a caller identified by its client certificate', () => {
       const first = await get(inner, '/in-tunnel')
       expect(first.status, first.body).toBe(200)
       expect((JSON.parse(first.body) as EchoReply).url).toBe('/in-tunnel')
-      const line = g.access().find((e) => e.mode === 'connect' && e.method === 'GET')
+      const line = await accessLineWhere(g, (e) => e.mode === 'connect' && e.method === 'GET', 'the inner request\'s access line')
       expect(line?.caller).toBe('cert-app')
       // The app's certificate subject changes: a fresh start would not know this certificate.
       replaceFile(join(pki.dir, 'gateway.yaml'), yaml('someone-else'))

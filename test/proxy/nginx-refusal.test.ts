@@ -10,7 +10,7 @@ import { endpointYaml, send } from '../support/gateway.js'
 import { createTestPki, type TestPki } from '../support/pki.js'
 import { rawClient } from '../support/raw-client.js'
 import { startScriptedBackend, type ScriptedBackend } from '../support/scripted-backend.js'
-import { samples, scrape, startOpsGateway, type OpsGateway } from '../ops/helpers.js'
+import { eventually, samples, scrape, startOpsGateway, type OpsGateway } from '../ops/helpers.js'
 
 let pki: TestPki
 let g: OpsGateway
@@ -101,7 +101,11 @@ describe('a backend\'s 400', () => {
     // Counted series only: the endpoint's other reasons exist at 0 from the start.
     const failures = samples(await scrape(g.adminUrl), 'mtls_gateway_upstream_tls_handshake_failures_total').filter((s) => s.value !== 0)
     expect(failures).toEqual([expect.objectContaining({ labels: expect.objectContaining({ endpoint: 'up', reason: 'upstream_client_cert_rejected' }), value: refusals })])
-    const refused = g.access().filter((e) => e.reason === 'upstream_client_cert_rejected')
+    // Each line is written once its request finished on the gateway's side, which can be after its answer was read.
+    const refused = await eventually(() => {
+      const lines = g.access().filter((e) => e.reason === 'upstream_client_cert_rejected')
+      return lines.length >= refusals && lines
+    }, 15_000, `${refusals} access lines of refusals`)
     expect(refused).toHaveLength(refusals)
     expect(refused.every((e) => e.status === 502)).toBe(true)
   })

@@ -5,7 +5,7 @@ import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
 import { startMtlsServer, type EchoReply, type RunningServer } from '../support/tls-server.js'
 import { endpointYaml, send } from '../support/gateway.js'
 import { SPAN_KIND, startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from '../support/otlp-receiver.js'
-import { startOpsGateway, type OpsGateway } from '../ops/helpers.js'
+import { accessLineWhere, startOpsGateway, type OpsGateway } from '../ops/helpers.js'
 import { rawRoundTrip } from '../support/raw-client.js'
 
 // W3C Trace Context through the gateway, and the spans it exports over OTLP/HTTP to a receiver
@@ -191,8 +191,7 @@ describe('tracing off (the default)', () => {
       const tp = `00-${CALLER_TRACE}-${CALLER_PARENT}-01`
       const r = await send(off.gw.url, '/proxy/partner/x', { headers: { traceparent: tp, tracestate: 'vendor=abc', 'x-request-id': 'off-1' } })
       expect(r.json<EchoReply>().headers).toMatchObject({ traceparent: tp, tracestate: 'vendor=abc' })
-      const line = off.access().find((l) => l.reqId === 'off-1')
-      expect(line).toBeDefined()
+      const line = await accessLineWhere(off, (l) => l.reqId === 'off-1', 'the access line of off-1')
       expect(line).not.toHaveProperty('trace_id')
       expect(line?.responseBytes).toBeGreaterThan(0)
     } finally {
@@ -205,7 +204,7 @@ describe('a request Node\'s HTTP parser refused', () => {
   it('has a server span of its own (a new trace: no head to read a context from), whose ids its access line carries', async () => {
     const r = await rawRoundTrip(Number(new URL(g.gw.url).port), 'GET /proxy/partner/x HTTP/1.1\r\nHost: gw\r\nBad Header: x\r\n\r\n')
     expect(r.status, r.body.toString()).toBe(400)
-    const line = g.access().find((l) => l.method === '-' && l.reason === 'bad_request')
+    const line = await accessLineWhere(g, (l) => l.method === '-' && l.reason === 'bad_request', 'the refused request\'s access line')
     expect(line?.trace_id).toMatch(/^[0-9a-f]{32}$/)
     expect(line?.span_id).toMatch(/^[0-9a-f]{16}$/)
     const spans = await receiver.waitFor((s) => s.some((x) => x.traceId === line?.trace_id))

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { clientTlsYaml, createTestPki, type TestPki } from '../support/pki.js'
 import { startMtlsServer, type EchoReply, type RunningServer } from '../support/tls-server.js'
 import { SPAN_KIND, startOtlpReceiver, type OtlpReceiver } from '../support/otlp-receiver.js'
-import { startOpsGateway, type OpsGateway } from '../ops/helpers.js'
+import { accessLineWhere, startOpsGateway, type OpsGateway } from '../ops/helpers.js'
 import { writeInterceptionCa } from '../../src/tls/index.js'
 import { openTunnel } from '../support/tunnel.js'
 
@@ -144,7 +144,8 @@ describe('a CONNECT tunnel', () => {
   it('refused (its host not configured) is a failed server span of its own, whose ids its access line carries', async () => {
     const { stdout } = await run('curl', ['-sS', '-o', '/dev/null', '-w', '%{http_connect}', '-x', g.gw.url, 'https://nowhere.invalid:8443/']).catch((e: { stdout: string }) => e)
     expect(stdout).toBe('403')
-    const line = g.access().find((l) => l.method === 'CONNECT' && l.reason === 'endpoint_not_configured')
+    // Written once the gateway saw the connection close, which can be after curl exited.
+    const line = await accessLineWhere(g, (l) => l.method === 'CONNECT' && l.reason === 'endpoint_not_configured', 'the refused CONNECT\'s access line')
     expect(line?.trace_id).toMatch(/^[0-9a-f]{32}$/)
     const spans = await receiver.waitFor((s) => s.some((x) => x.traceId === line?.trace_id))
     expect(spans.find((x) => x.traceId === line?.trace_id)).toMatchObject({ spanId: line?.span_id, kind: SPAN_SERVER, name: 'CONNECT connect', status: { code: 2 }, attributes: { 'error.type': 'endpoint_not_configured', 'http.response.status_code': 403 } })
