@@ -34,12 +34,33 @@ const { kOnMessageBegin: ON_MESSAGE_BEGIN, kOnExecute: ON_EXECUTE } = (createReq
 /** The after-read callbacks this module made, each around Node's for one connection. */
 const followers = new WeakSet<OnExecute>()
 
-/** Connections with a request begun and not yet handed to a handler: when it began (performance.now()). */
-const begun = new WeakMap<object, number>()
-/** Of those, where the request line is after the reads so far (request-line.ts); none yet for a request begun in the read being parsed. */
-const lines = new WeakMap<object, LineState>()
-/** Requests handed to a handler and not answered, per connection. */
-const unanswered = new WeakMap<object, number>()
+/**
+ * What this module knows of one connection, in one object: each event costs one look-up of the
+ * connection, where a map per fact cost a look-up per fact and an entry made and removed per request
+ * (`begun`), about 2,800 instructions a request in all (docs/performance.md, session 51).
+ */
+interface Progress {
+  /** When the request begun and not yet handed to a handler began (performance.now()); undefined: none. */
+  begun: number | undefined
+  /** Where that request's line is after the reads so far (request-line.ts); undefined: none yet (begun in the read being parsed). Kept after the hand-over until the next request begins. */
+  line: LineState | undefined
+  /** Requests handed to a handler and not answered; undefined: none handed over or answered yet. */
+  unanswered: number | undefined
+  /** The last request handed over with a body (at most one arrives at a time: the next request is parsed after it). */
+  withBody: Exchange | undefined
+  /** What runs once every request handed over is answered (whenAnswered); null once it ran; undefined: nothing asked. */
+  afterAnswers: (() => void) | null | undefined
+}
+
+/** Per connection, its Progress (made at its first event). */
+const progress = new WeakMap<object, Progress>()
+
+function progressOf(socket: object): Progress {
+  let p = progress.get(socket)
+  if (p === undefined) progress.set(socket, (p = { begun: undefined, line: undefined, unanswered: undefined, withBody: undefined, afterAnswers: undefined }))
+  return p
+}
+
 /** Per server, a drain's deadline (performance.now()) after which no partly received request is in progress. */
 const drainDeadlines = new WeakMap<object, number>()
 
@@ -61,8 +82,9 @@ export function partialRequestsEnd(server: object): number {
 /** One function for every parser: parsers are pooled, so it marks whichever connection the parser reads now. */
 function onMessageBegin(this: Parser): void {
   if (!this.socket) return
-  begun.set(this.socket, performance.now())
-  lines.delete(this.socket)
+  const p = progressOf(this.socket)
+  p.begun = performance.now()
+  p.line = undefined
 }
 
 /**
@@ -73,8 +95,8 @@ function onMessageBegin(this: Parser): void {
  */
 function following(node: OnExecute): OnExecute {
   const onExecute: OnExecute = function (ret) {
-    const socket = this.socket
-    if (socket && begun.has(socket) && !(ret instanceof Error) && lines.get(socket) !== 'ended') lines.set(socket, readLine(lines.get(socket), this.getCurrentBuffer()))
+    const p = this.socket ? progress.get(this.socket) : undefined
+    if (p !== undefined && p.begun !== undefined && !(ret instanceof Error) && p.line !== 'ended') p.line = readLine(p.line, this.getCurrentBuffer())
     return node.call(this, ret)
   }
   followers.add(onExecute)
@@ -93,7 +115,7 @@ export function watchRequests(socket: object): void {
 
 /** True when the head of `socket` that overflowed in a read (`failed`: the part its parser took) was still in its request line: its request-target is past the limit. */
 export function requestLineOpen(socket: object | undefined, failed: Uint8Array): boolean {
-  return readLine(socket && lines.get(socket), failed) === 'open'
+  return readLine(socket && progress.get(socket)?.line, failed) === 'open'
 }
 
 /** A request handed to its handler, with its response. */
@@ -102,19 +124,17 @@ export interface Exchange {
   readonly res: ServerResponse
 }
 
-/** Per connection, the last request handed over with a body (at most one arrives at a time: the next request is parsed after it). */
-const withBody = new WeakMap<object, Exchange>()
-
 /** A request of `socket` reached its handler (`exchange`: it has a body). */
 export function requestStarted(socket: object, exchange?: Exchange): void {
-  begun.delete(socket)
-  unanswered.set(socket, (unanswered.get(socket) ?? 0) + 1)
-  if (exchange) withBody.set(socket, exchange)
+  const p = progressOf(socket)
+  p.begun = undefined
+  p.unanswered = (p.unanswered ?? 0) + 1
+  if (exchange) p.withBody = exchange
 }
 
 /** The request of `socket` whose body is still arriving, if one is: a parse error there is that request's. */
 export function bodyArriving(socket: object): Exchange | undefined {
-  const exchange = withBody.get(socket)
+  const exchange = progress.get(socket)?.withBody
   return exchange && !exchange.req.complete ? exchange : undefined
 }
 
@@ -134,18 +154,16 @@ export function answersOnClose(res: object): boolean {
   return true
 }
 
-/** Per connection, what runs once every request handed over is answered (whenAnswered); null once it ran. */
-const afterAnswers = new WeakMap<object, (() => void) | null>()
-
 /** A request of `socket` that reached its handler is answered (or abandoned): what is left of its body is no longer its. */
 export function requestAnswered(socket: object, req: IncomingMessage): void {
   // Held no longer than its answer: a kept-alive connection would keep it, and what it holds, alive.
-  if (withBody.get(socket)?.req === req) withBody.delete(socket)
-  const left = (unanswered.get(socket) ?? 1) - 1
-  unanswered.set(socket, left)
-  const after = left === 0 ? afterAnswers.get(socket) : undefined
+  const p = progressOf(socket)
+  if (p.withBody?.req === req) p.withBody = undefined
+  const left = (p.unanswered ?? 1) - 1
+  p.unanswered = left
+  const after = left === 0 ? p.afterAnswers : undefined
   if (!after) return
-  afterAnswers.set(socket, null)
+  p.afterAnswers = null
   after()
 }
 
@@ -155,14 +173,15 @@ export function requestAnswered(socket: object, req: IncomingMessage): void {
  * not overtake their answers. Only the first of a connection runs.
  */
 export function whenAnswered(socket: object, after: () => void): void {
-  if (afterAnswers.has(socket)) return
-  afterAnswers.set(socket, isAnswering(socket) ? after : null)
+  const p = progressOf(socket)
+  if (p.afterAnswers !== undefined) return
+  p.afterAnswers = isAnswering(socket) ? after : null
   if (!isAnswering(socket)) after()
 }
 
 /** True while a request of `socket` is handed to a handler and unanswered: its response is on its way. */
 export function isAnswering(socket: object): boolean {
-  return (unanswered.get(socket) ?? 0) > 0
+  return (progress.get(socket)?.unanswered ?? 0) > 0
 }
 
 /**
@@ -170,7 +189,7 @@ export function isAnswering(socket: object): boolean {
  * `headersMs` ago (0: no limit) and before `until` (performance.now(); a drain's deadline).
  */
 export function hasRequestInProgress(socket: object, headersMs: number, until = Infinity): boolean {
-  const since = begun.get(socket)
+  const since = progress.get(socket)?.begun
   if (isAnswering(socket)) return true
   if (since === undefined) return false
   const now = performance.now()
