@@ -5,7 +5,6 @@
  * report a caller that does not trust the gateway's certificate, speaks plain HTTP or goes silent
  * leaves no access line. Both are worded and recorded here, one way.
  */
-import { randomUUID } from 'node:crypto'
 import type { Socket } from 'node:net'
 import type { TLSSocket } from 'node:tls'
 import { GatewayError, statusOf } from '../errors.js'
@@ -13,6 +12,7 @@ import type { SpanIds } from '../tracing/index.js'
 import type { RequestFacts } from './pipeline.js'
 import type { RequestRecord } from './request-record.js'
 import { recordCallerConnection } from './caller-connection.js'
+import { newRequestId } from './request-id.js'
 
 /** Where a handshake happens: what the messages open with, and what the caller connected to. */
 export interface HandshakeSite {
@@ -82,7 +82,7 @@ export interface HandshakeRecordOptions {
 
 /** The one access line and requests_total sample of a handshake that never completed. */
 export function handshakeRecord(error: GatewayError, o: HandshakeRecordOptions): RequestRecord {
-  const r: RequestRecord = { id: randomUUID(), mode: o.mode, method: o.method, status: statusOf(error.reason, 'proxy'), durationMs: performance.now() - o.startedMs, facts: o.facts, error, handshake: true }
+  const r: RequestRecord = { id: newRequestId(), mode: o.mode, method: o.method, status: statusOf(error.reason, 'proxy'), durationMs: performance.now() - o.startedMs, facts: o.facts, error, handshake: true }
   if (o.connection) recordCallerConnection(o.connection, r)
   if (o.span) r.span = o.span
   return r

@@ -8,7 +8,6 @@
  * inner requests', or one when the caller's TLS handshake fails, times out or is abandoned
  * (caller-handshake.ts: there is no inner request then).
  */
-import { randomUUID } from 'node:crypto'
 import type { Socket } from 'node:net'
 import type { IncomingMessage, Server } from 'node:http'
 import { TLSSocket } from 'node:tls'
@@ -29,6 +28,7 @@ import { endTrace } from './end-trace.js'
 import { passThrough, passThroughEntry } from './pass-through.js'
 import { judgePassThrough } from './pass-through-judge.js'
 import { handshakeRecord, watchCallerHandshake } from './caller-handshake.js'
+import { newRequestId } from './request-id.js'
 import { refuseUntrusted } from './untrusted-connection.js'
 import { admitConnect } from './admit-connect.js'
 import { connectAbandoned, inConnectTurn } from './connect-turn.js'
@@ -97,7 +97,7 @@ export function createConnectHandler(o: ConnectOptions) {
     const clientAddress = callerAddress(socket as Socket)
     socket.on('error', () => socket.destroy())
     const record = (status: number, error?: GatewayError): RequestRecord => {
-      const r: RequestRecord = { id: randomUUID(), mode: 'connect', method: 'CONNECT', status, durationMs: performance.now() - started, facts }
+      const r: RequestRecord = { id: newRequestId(), mode: 'connect', method: 'CONNECT', status, durationMs: performance.now() - started, facts }
       if (error) r.error = error
       if (clientAddress !== undefined) r.clientAddress = clientAddress
       // A refused or pass-through CONNECT has no tunnel span: its own server span, so its access line has a trace id too.

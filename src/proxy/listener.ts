@@ -2,7 +2,6 @@
  * The one listener: absolute-form forward proxy, `/proxy/<endpoint>/…` route mode, and `/gateway/…` API routes. Each request pins
  * the Gateway snapshot in force when its turn comes (pin-snapshot.ts), so a reload never disturbs it. Metrics and access logs observe `onDone`.
  */
-import { randomUUID } from 'node:crypto'
 import type { IncomingMessage, Server, ServerOptions, ServerResponse } from 'node:http'
 import { createServer as createTlsServer } from 'node:https'
 import { Socket } from 'node:net'
@@ -15,7 +14,7 @@ import { continueSender, expectationRefusal, hasBody } from './body.js'
 import type { Pipeline, RequestFacts } from './pipeline.js'
 import { asGatewayError, writeError, writeRawError } from './write-error.js'
 import { createConnectHandler, tunnelOf, type ConnectOptions } from './connect.js'
-import { requestIdOf } from './request-id.js'
+import { newRequestId, requestIdOf } from './request-id.js'
 import { reportListenerHandshakes } from './listener-handshake.js'
 import type { RequestRecord } from './request-record.js'
 import { guardConnections, type ConnectionEvents, type ConnectionGuard } from './connection-guard.js'
@@ -111,7 +110,7 @@ function rejected(o: ListenerOptions, error: GatewayError, connection: Duplex, r
   const tunnel = req ? tunnelOf(req.socket) : undefined
   const facts: RequestFacts = tunnel?.caller ? { caller: tunnel.caller.appId } : {}
   const mode = tunnel || req?.method === 'CONNECT' ? 'connect' : 'other'
-  const record: RequestRecord = { id: randomUUID(), mode, method: req?.method ?? '-', status: statusOf(error.reason, 'proxy'), durationMs: 0, facts, error }
+  const record: RequestRecord = { id: newRequestId(), mode, method: req?.method ?? '-', status: statusOf(error.reason, 'proxy'), durationMs: 0, facts, error }
   // A CONNECT's socket is handed over raw; a refused request's is the connection it came on.
   if (connection instanceof Socket) recordCallerConnection(connection, record)
   // Its own span for its line's ids, under the context it sent, else its tunnel's (a head Node refused: none to read).
