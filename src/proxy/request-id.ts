@@ -17,39 +17,43 @@ import { randomFillSync } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
 import { carriesCredential, credentialsToLookFor } from '../callers/index.js'
 
-/** Ids whose random bytes one CSPRNG fill makes (as Node's randomUUID batches them). */
+/** Ids whose random bytes one fill makes (as Node's randomUUID batches them). */
 const IDS_PER_FILL = 128
-const randomBytes = Buffer.alloc(16 * IDS_PER_FILL)
-let idsUsed = IDS_PER_FILL
 const HEX = Buffer.from('0123456789abcdef', 'latin1')
 /** Where each of the 16 bytes' two hex digits go in the 36-character text. */
 const HEX_AT = [0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34]
-/** The id's text is written here, then read out as one string. */
-const idText = Buffer.alloc(36)
-idText[8] = idText[13] = idText[18] = idText[23] = 0x2d // '-'
 
 /**
- * A fresh id: a random (version 4) UUID, RFC 9562 §5.4, 122 bits from the CSPRNG, lower-case as
- * `crypto.randomUUID()` writes it. Node's builds each id from twenty concatenated pieces (about 0.6 KB
- * of short strings a request); this one writes the text into a buffer and reads it out once
- * (docs/performance.md, session 51).
+ * Fresh ids: random (version 4) UUIDs, RFC 9562 §5.4, 122 bits from `fill` (the CSPRNG's randomFillSync;
+ * a test's own bytes), lower-case as `crypto.randomUUID()` writes them. Node's builds each id from twenty
+ * concatenated pieces (about 0.6 KB of short strings a request); these are written into a buffer and read
+ * out as one string (docs/performance.md, session 51).
  */
-export function newRequestId(): string {
-  if (idsUsed === IDS_PER_FILL) {
-    randomFillSync(randomBytes)
-    idsUsed = 0
+export function requestIdMaker(fill: (into: Buffer) => void): () => string {
+  const randomBytes = Buffer.alloc(16 * IDS_PER_FILL)
+  let used = IDS_PER_FILL
+  const text = Buffer.alloc(36)
+  text[8] = text[13] = text[18] = text[23] = 0x2d // '-'
+  return () => {
+    if (used === IDS_PER_FILL) {
+      fill(randomBytes)
+      used = 0
+    }
+    const from = 16 * used++
+    for (let i = 0; i < 16; i++) {
+      let byte = randomBytes[from + i] as number
+      if (i === 6) byte = (byte & 0x0f) | 0x40 // version 4
+      else if (i === 8) byte = (byte & 0x3f) | 0x80 // variant 10
+      const at = HEX_AT[i] as number
+      text[at] = HEX[byte >> 4] as number
+      text[at + 1] = HEX[byte & 15] as number
+    }
+    return text.toString('latin1', 0, 36)
   }
-  const from = 16 * idsUsed++
-  for (let i = 0; i < 16; i++) {
-    let byte = randomBytes[from + i] as number
-    if (i === 6) byte = (byte & 0x0f) | 0x40 // version 4
-    else if (i === 8) byte = (byte & 0x3f) | 0x80 // variant 10
-    const at = HEX_AT[i] as number
-    idText[at] = HEX[byte >> 4] as number
-    idText[at + 1] = HEX[byte & 15] as number
-  }
-  return idText.toString('latin1', 0, 36)
 }
+
+/** A fresh request id from the CSPRNG (requestIdMaker). */
+export const newRequestId = requestIdMaker((into) => void randomFillSync(into))
 
 const PLAIN_ID = /^[A-Za-z0-9._:-]{1,128}$/
 const CREDENTIAL_HEADER = /^(?:proxy-)?authorization$/i
