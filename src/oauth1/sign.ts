@@ -8,6 +8,7 @@ import { encodedOrLater, isFormContentType, lastEncoding, lastOriginEncoding, pe
 import { prependForm, authorizationHeader, bodyText, encodedSignature, quotedRealm } from './placement.js'
 import { addExtraOAuthParams, addProtocolParameters, currentTimestamp, encodeProtocolParameters, newNonce, type ProtocolStatics } from './protocol-parameters.js'
 import { prepareToken, preparedHeader, preparedParameters, type PreparedToken } from './prepared-token.js'
+import { PreparedHeaderResult } from './prepared-result.js'
 import type { Placement, SignableUrl, SignInput, SignResult, Signer, SignerStatics, SignRequestInput } from './sign-input.js'
 import { computeSignature } from './signature.js'
 import { createSigningKeyCache, type SigningKeyOf } from './signing-key.js'
@@ -152,34 +153,6 @@ function signPrepared(s: SignerParts, r: SignRequestInput, url: SignableUrl): Si
   const signature = signatureOf(s, r, baseString)
   const authorizationHeader = preparedHeader(t, encTimestamp, encNonce, encodedSignature(statics.signatureMethod, signature))
   return new PreparedHeaderResult(baseString, signature, authorizationHeader, url.href, t.decoded, timestamp, nonce)
-}
-
-/**
- * signPrepared's result for the header: its protocol parameters (oauthParams, the same frozen object in the
- * same order) are made when first read. The proxy reads only the header, and the copy and freeze cost
- * about 1,800 instructions per signature, 4 % of one (docs/performance.md, session 51).
- */
-class PreparedHeaderResult implements SignResult {
-  #oauthParams: Readonly<Record<string, string>> | undefined
-  readonly #decoded: Readonly<Record<string, string>>
-  readonly #timestamp: string
-  readonly #nonce: string
-
-  constructor(readonly baseString: string, readonly signature: string, readonly authorizationHeader: string, readonly url: string, decoded: Readonly<Record<string, string>>, timestamp: string, nonce: string) {
-    this.#decoded = decoded
-    this.#timestamp = timestamp
-    this.#nonce = nonce
-  }
-
-  get oauthParams(): Readonly<Record<string, string>> {
-    if (this.#oauthParams !== undefined) return this.#oauthParams
-    // The prepared decoded parameters in their order, this request's values in place.
-    const p: Record<string, string> = Object.assign({}, this.#decoded)
-    p.oauth_timestamp = this.#timestamp
-    p.oauth_nonce = this.#nonce
-    p.oauth_signature = this.signature
-    return (this.#oauthParams = Object.freeze(p))
-  }
 }
 
 /** §3.4: the signature over the base string. */
