@@ -5,9 +5,10 @@
  * exchanged on one is used on the other (this release's, spelled with the tag that lets it know
  * them in headers, on the earlier one too), its assertion's `jti` is refused there as a replay, a
  * dance started on one completes on the other, a one-time link made on one is opened on the other
- * (this release's dance records carry their owner sealed, which the earlier one leaves alone, and
- * their clear fields sealed in clearBinding, likewise), the user's token signs on both, an anonymous
- * user's token signs on the other and moves to the known user (identityToMerge) on the other, wrong admin tokens
+ * (both releases' dance records carry their owner sealed in ownerBinding and their clear fields in
+ * clearBinding, which this release refuses a record without), the user's token signs on both, an
+ * anonymous user's link made on one is opened on the other and its dance called back on the first,
+ * and that user's token signs on the other and moves to the known user (identityToMerge) there, wrong admin tokens
  * counted by one are refused by the other, a console session signed in on one works on the other
  * and signed out there ends on the first; the SQLite file the earlier release made is marked
  * by this one (application_id, user_version), and the earlier release still opens it. And a
@@ -39,7 +40,7 @@ import { REDIS_URL, uniqueRedisPrefix, wipeRedisPrefix } from '../support/store-
 import { ADMIN_TOKEN, authorizeLink, cookieFor, gatewayYaml, newSealKey, pathOf, startDanceProvider, startInBrowser, type DanceProvider, type StoreYaml } from '../oauth1-dance/dance-support.js'
 
 /** The release the suite runs beside this one: the last to land before this one's changes. Move it on at each release. */
-const PINNED_PREVIOUS = 'ab650c0f'
+const PINNED_PREVIOUS = 'c5c6d98f'
 let previous = process.env.MTLS_GATEWAY_PREVIOUS
 type Release = 'previous' | 'current'
 const mainOf = (release: Release): string => (release === 'current' ? 'dist/src/main.js' : join(previous as string, 'dist/src/main.js'))
@@ -128,11 +129,13 @@ async function handOver(on: { w: On; r: On }, tag: string): Promise<void> {
   const replay = await exchange(await r(), assertion)
   expect([replay.status, replay.text.includes('possibly a replay')], replay.text).toEqual([401, true])
 
-  // An anonymous user's token, obtained through w, moved by r to the known user, used on w.
+  // An anonymous user's link made on w, opened on r, called back on w (each reads the other's anonymous
+  // link and pending request, their life in clear bound in clearBinding); the token w stored, moved by r
+  // to the known user, used on w.
   const anon = `anon-${tag}`
-  const anonDone = await danceAcross(on.w, on.w, '', { authorization: `Bearer ${await jwt({ sub: anon, isAnonymous: true })}` })
-  expect(anonDone.status, anonDone.text).toBe(200)
-  // The anonymous user's token as w stored it (this release's: its life in clear bound in clearBinding, which the earlier one leaves alone) signs on r.
+  const anonDone = await danceAcross(on.w, on.w, '', { authorization: `Bearer ${await jwt({ sub: anon, isAnonymous: true })}` }, on.r)
+  expect([anonDone.status, anonDone.text.includes('Authorization complete')], anonDone.text).toEqual([200, true])
+  // The anonymous user's token as w stored it (its life in clear bound in clearBinding) signs on r.
   const asAnonymous = await send(await r(), '/proxy/partner/resource/r', { headers: { 'proxy-authorization': `Bearer ${await jwt({ sub: anon, isAnonymous: true })}` } })
   expect(asAnonymous.status, asAnonymous.text).toBe(200)
   const merged = await exchange(await r(), await jwt({ sub: `known-${tag}`, identityToMerge: anon, jti: randomUUID() }))
