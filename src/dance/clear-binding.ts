@@ -10,20 +10,22 @@
  * field (AAD: the store key and the field name, as every sealed field's) and takes a record whose
  * clear fields are not the ones sealed for expired.
  *
- * The first release of a rollout over two (as `ownerBinding`'s, owner-binding.ts): earlier
- * releases leave the field as it is (they open only the fields they know), so they read this
- * release's records; records without it (theirs) are read unchecked while UNBOUND_CLEAR_ACCEPTED
- * is on. A binding that does not open (an earlier release moved the token to another key, or left
- * the binding under a key since removed) counts as none (records.ts, OptionalSeal).
+ * The second release of a rollout over two (as `ownerBinding`'s, owner-binding.ts): the first
+ * (c5c6d98f) wrote the field everywhere and still read records without it; this one refuses them,
+ * now that UNBOUND_CLEAR_ACCEPTED is off. A binding that does not open (an earlier release moved the
+ * token to another key, or left the binding under a key since removed) counts as none (records.ts,
+ * OptionalSeal), so its record is refused too.
  */
 import type { OptionalSeal } from '../store/index.js'
 
 /**
- * Whether a record without `clearBinding` is read unchecked: on in this release, which rolls out
- * beside releases that write none. The next release turns it off (docs/store.md, Rolling upgrades
- * and rollbacks), once every release it runs beside writes the binding.
+ * Whether a record without `clearBinding` is read unchecked. The release that introduced the binding
+ * (c5c6d98f) read them, so a rolling update from an earlier release kept its anonymous users' tokens
+ * and its dances; this one, the next, refuses them: every release it is rolled out beside writes the
+ * binding (docs/store.md, Rolling upgrades and rollbacks). One whose binding was deleted in the
+ * store is no longer read unchecked.
  */
-export const UNBOUND_CLEAR_ACCEPTED = true
+export const UNBOUND_CLEAR_ACCEPTED = false
 
 /** A record with its clear fields sealed: what this release writes. */
 export interface ClearBound {

@@ -112,7 +112,7 @@ export interface TokenRepoOptions {
   onResealed?: (kind: ResealedKind) => void
 }
 
-// clearBinding: the clear fields sealed with the record (clear-binding.ts); one that does not open reads as none.
+// clearBinding: the clear fields sealed with the record (clear-binding.ts); one that does not open reads as none, and its record is refused.
 const TOKEN_SECRETS: SecretFields<StoredToken> = ['token', 'tokenSecret', 'fields', CLEAR_BINDING_SEAL]
 // ownerBinding: the owner sealed with the record (owner-binding.ts).
 const PENDING_SECRETS: SecretFields<PendingRequest> = ['secret', 'fields', 'settings', 'ownerBinding', CLEAR_BINDING_SEAL]
