@@ -6,7 +6,7 @@
  * a move or an identityToMerge leaves it, and a sweep removes those past it and brings the others'
  * store expiry forward; lengthening it never extends one. Known users' records, and an earlier
  * version's dance state (which does not say when it was made), have no such end: their store
- * expiry bounds them.
+ * expiry bounds them in the sweep, and every read refuses the latter (no clearBinding).
  */
 import { endRecords, type RecordEnd, type Store } from '../store/index.js'
 import { ANONYMOUS_TOKEN_PREFIX, LINK_PREFIX, PENDING_PREFIX } from './token-keys.js'
