@@ -19,7 +19,7 @@ import { createTestPki, type TestPki } from '../support/pki.js'
 import { startSentinelSet, type SentinelSet } from '../support/redis-servers.js'
 import { adminUrlOf, spawnGateway } from '../support/process.js'
 import type { Peer } from '../support/peers.js'
-import { eventually, get, scrape, startOpsGateway, valueOf, type OpsGateway } from '../ops/helpers.js'
+import { eventually, get, instanceReloads, scrape, startOpsGateway, valueOf, type OpsGateway } from '../ops/helpers.js'
 import { CALLERS, exchangeToken, onSentinel, partnerEndpointYaml, sentinelSubscribers as subscribers, stopAll } from './redis-gateway-support.js'
 
 const REFUSED = "a Sentinel refuses the store's failover watch: its failovers are followed late"
@@ -117,9 +117,16 @@ describe('the failover watch at each Sentinel', () => {
       await eventually(async () => (await subscribers(s0.port, 'gww')) === 3 && (await subscribers((set.sentinels[2] as Peer).port, 'gww')) === 3, 30_000, 'both workers and the primary subscribed')
       // The primary's /metrics sums the workers' (the primary's own store serves the console, not requests, and is not counted).
       await eventually(async () => (await watched(adminUrl)) === '4/2', 30_000, 'the primary\'s sum: 2 following and 1 refused per worker')
-      const reloaded = (): number => gp.logEntries().filter((e) => e.msg === 'config reloaded').length
+      // Each worker by its pid (the one its warning carries), and the primary's verdict: one append may
+      // make two reloads, so two lines could be one worker's twice.
+      const workers = new Set(refusals().map((e) => e.pid))
+      const from = gp.output.length
       appendFileSync(file, '# reloaded\n')
-      await eventually(() => reloaded() >= 2, 30_000, 'both workers reloaded')
+      const reloadedBoth = (): boolean => {
+        const reloaded = new Set(gp.logEntries(from).filter((e) => e.msg === 'config reloaded').map((e) => e.pid))
+        return [...workers].every((pid) => reloaded.has(pid)) && instanceReloads(gp, from) > 0
+      }
+      await eventually(reloadedBoth, 30_000, 'both workers reloaded, the primary accepting it')
       expect(await notes()).toHaveLength(2)
       expect(refusals()).toHaveLength(2)
       expect(await subscribers(s0.port, 'gww')).toBe(3)
