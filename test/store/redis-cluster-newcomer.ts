@@ -6,7 +6,8 @@
  */
 import calculateSlot from 'cluster-key-slot'
 import type { Redis } from 'ioredis'
-import { freePort, type Peer } from '../support/peers.js'
+import type { Peer } from '../support/peers.js'
+import { fixedFreePort } from '../support/fixed-ports.js'
 import { eventually } from '../support/eventually.js'
 import { rawClient, rawClientTls, startRedisServer, type RedisCluster, type RedisServerTls } from '../support/redis-servers.js'
 
@@ -38,9 +39,11 @@ export interface Migration {
 /** Adds a node to `cluster` (with the nodes' `security`) and starts migrating the slot of `redisKey` to it. */
 export async function migrateToNewcomer(cluster: RedisCluster, redisKey: string, security: NodeSecurity = {}): Promise<Migration> {
   const { tls, password } = security
-  const bus = await freePort()
+  // Its ports outside the ephemeral range, as the cluster's (startRedisCluster).
+  const bus = await fixedFreePort()
   const newcomer = await startRedisServer({
     ...(tls !== undefined ? { tls } : {}),
+    port: await fixedFreePort(),
     conf: () => `cluster-enabled yes\ncluster-config-file nodes.conf\ncluster-port ${bus}\ncluster-node-timeout 3000\n${tls ? 'tls-cluster yes\n' : ''}${password !== undefined ? `requirepass ${password}\n` : ''}`,
   })
   const admins = cluster.nodes.map((n) => adminClient(n.port, security))

@@ -9,7 +9,8 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { Redis } from 'ioredis'
-import { freePort, startPeer, type Peer } from './peers.js'
+import { startPeer, type Peer } from './peers.js'
+import { fixedFreePort } from './fixed-ports.js'
 
 const READY = /Ready to accept connections/
 
@@ -388,14 +389,15 @@ export async function startRedisCluster(count = 3, tls?: RedisServerTls, replica
     await Promise.all(nodes.map((p) => p.stop()))
   }
   const buses: number[] = []
-  const startNode = (bus: number, port?: number, files?: Record<string, string>): Promise<Peer> =>
-    startRedisServer({ ...(tls ? { tls } : {}), ...(port !== undefined ? { port } : {}), ...(files ? { files } : {}), conf: () => `cluster-enabled yes\ncluster-config-file nodes.conf\ncluster-port ${bus}\ncluster-node-timeout 3000\n${tls ? 'tls-cluster yes\n' : ''}` })
+  const startNode = (bus: number, port: number, files?: Record<string, string>): Promise<Peer> =>
+    startRedisServer({ ...(tls ? { tls } : {}), port, ...(files ? { files } : {}), conf: () => `cluster-enabled yes\ncluster-config-file nodes.conf\ncluster-port ${bus}\ncluster-node-timeout 3000\n${tls ? 'tls-cluster yes\n' : ''}` })
   try {
     // One at a time (started side by side, a migration test failed 3 runs in 6: not understood).
     for (let i = 0; i < count; i++) {
-      // The bus port must be chosen too: the default (port + 10000) may not exist.
-      buses.push(await freePort())
-      nodes.push(await startNode(buses[i] as number))
+      // The bus port must be chosen too: the default (port + 10000) may not exist. Both outside the
+      // ephemeral range: a node restarts on its ports, and no connection's source port may take them meanwhile.
+      buses.push(await fixedFreePort())
+      nodes.push(await startNode(buses[i] as number, await fixedFreePort()))
     }
     const cliTls = tls ? ['--tls', '--cacert', tls.ca, '--cert', tls.clientCert ?? tls.cert, '--key', tls.clientKey ?? tls.key, '--sni', 'localhost'] : []
     await promisify(execFile)('redis-cli', [...cliTls, '--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', String(replicas), '--cluster-yes'], { timeout: 30_000 })
