@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTestPki, type TestPki } from '../support/pki.js'
 import { send } from '../support/gateway.js'
 import type { Scrape } from '../support/promql.js'
-import { eventually, startOpsGateway, type OpsGateway } from '../ops/helpers.js'
+import { accessLineWhere, accessLinesWhere, eventually, startOpsGateway, type OpsGateway } from '../ops/helpers.js'
 import { authorizeLink, cookieFor, gatewayYaml, pathOf, startDanceProvider, startInBrowser, type DanceProvider } from '../oauth1-dance/dance-support.js'
 import { firedBy, laterScrape, liveScrape, renderMonitoring, rulesOf, type Rule } from './alerts-eval-support.js'
 import { expectPrometheusAgrees, type Monitoring } from './alerts-promtool.js'
@@ -80,7 +80,8 @@ describe('the shipped alert rules against callbacks with made-up verifiers', () 
     const reqId = marker.headers['x-request-id']
     expect(reqId).toBeTypeOf('string')
     await eventually(async () => gw.access().some((e) => e.reqId === reqId), 30_000, 'the marker request\'s access line')
-    const refused = gw.access().filter((e) => e.reason === 'oauth_authorization_refused')
+    // Not proof on its own: a refusal's line is written once it finished on the gateway's side, which can be after the marker's.
+    const refused = await accessLinesWhere(gw, (e) => e.reason === 'oauth_authorization_refused', BURST, 'the refusals\' access lines')
     expect(refused.map((e) => [e.level, e.status])).toEqual(Array(BURST).fill(['info', 403]))
     expect(refused.map((e) => String(e.error))).toEqual(Array(BURST).fill(expect.stringMatching(/access-token request to .* was refused with HTTP 4\d\d/)))
     for (const e of refused) expect(JSON.stringify(e)).not.toMatch(/madeup/)
@@ -95,8 +96,7 @@ describe('the shipped alert rules against callbacks with made-up verifiers', () 
     expect(page.status, page.text).toBe(502)
     expect(page.text).toContain('Partner Bank did not issue an access token')
     const reqId = page.headers['x-request-id']
-    await eventually(async () => gw.access().some((e) => e.reqId === reqId), 30_000, 'the callback\'s access line')
-    const line = gw.access().find((e) => e.reqId === reqId) as Record<string, unknown>
+    const line = await accessLineWhere(gw, (e) => e.reqId === reqId, 'the callback\'s access line', { timeoutMs: 30_000 })
     expect([line.level, line.status]).toEqual(['warn', 502])
     expect(line.reason).toMatch(/^upstream_connect_(refused|reset)$/)
   })

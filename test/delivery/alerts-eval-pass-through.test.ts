@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { writeInterceptionCa } from '../../src/tls/index.js'
 import type { Scrape } from '../support/promql.js'
 import { refusingPort } from '../support/peers.js'
-import { startOpsGateway, type OpsGateway } from '../ops/helpers.js'
+import { accessLinesWhere, startOpsGateway, type OpsGateway } from '../ops/helpers.js'
 import { firedBy, laterScrape, liveScrape, renderMonitoring, rulesOf, type Rule } from './alerts-eval-support.js'
 import { expectPrometheusAgrees, type Monitoring } from './alerts-promtool.js'
 
@@ -87,8 +87,9 @@ describe('the shipped alert rules against a caller that keeps choosing a dead pa
 
   // No caller authenticated these CONNECTs: logging.callerFaults (20 in any 10 s by default) holds
   // back the 21st line; the metrics above still count all 21.
-  it('log the failures at warn, naming the destination and the reason, up to the caller-fault burst', () => {
-    const failed = g?.access().filter((l) => l.method === 'CONNECT' && l.status === 502) ?? []
+  it('log the failures at warn, naming the destination and the reason, up to the caller-fault burst', async () => {
+    // Each line is written once its CONNECT finished on the gateway's side, which can be after its caller saw the close.
+    const failed = await accessLinesWhere(g as OpsGateway, (l) => l.method === 'CONNECT' && l.status === 502, 20, 'the failures\' access lines')
     expect(failed).toHaveLength(20)
     for (const l of failed) expect(l).toMatchObject({ level: 'warn', reason: 'upstream_connect_refused', error: expect.stringContaining(`pass-through 127.0.0.1:${deadPort}`) })
   })

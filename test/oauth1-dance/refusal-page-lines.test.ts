@@ -13,7 +13,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTestPki, type TestPki } from '../support/pki.js'
 import { send } from '../support/gateway.js'
-import { startOpsGateway, type OpsGateway } from '../ops/helpers.js'
+import { accessLinesWhere, startOpsGateway, type OpsGateway } from '../ops/helpers.js'
 import { authorizeLink, clickLink, gatewayYaml, pathOf, startDanceProvider, startInBrowser, type DanceProvider } from './dance-support.js'
 
 const BURST = 2
@@ -78,6 +78,9 @@ describe('the dance\'s refusal pages in the access log', () => {
     const down = await Promise.all(links.map((l) => clickLink(g.gw.url, l)))
     expect(down.map((r) => [r.status, r.text.includes('<code>502</code>')])).toEqual(Array(3).fill([502, true]))
     expect(statuses).toEqual([...Array(2 * FLOOD).fill(400), ...Array(FLOOD).fill(400), ...Array(FLOOD + 2 * STARTED).fill(403)])
+    // Each line is written once its request finished on the gateway's side, which can be after its answer was read.
+    for (const reason of ['oauth_authorization_unknown', 'bad_request', 'oauth_access_denied', 'oauth_browser_mismatch']) await accessLinesWhere(g, (e) => e.reason === reason, BURST, `the first ${BURST} lines of ${reason}`)
+    await accessLinesWhere(g, (e) => e.status === 502, 3, 'the three 502s\' lines')
     await g.gw.close()
     const refusals = g.access().filter((e) => typeof e.status === 'number' && e.status >= 400)
     // Every refusal's line names its reason.

@@ -50,6 +50,18 @@ export function accessLineWhere(g: Pick<OpsGateway, 'access'>, is: (e: Record<st
   return eventually(() => g.access().slice(o.from ?? 0).find(is), o.timeoutMs ?? 15_000, what)
 }
 
+/**
+ * Waits until `count` access lines (from index `from` of `g.access()` on) are ones `is` picks, and
+ * returns every one it picks then: the test checks how many (a line written late is waited for, one
+ * too many is still seen). Picked by what identifies them, as accessLineWhere.
+ */
+export function accessLinesWhere(g: Pick<OpsGateway, 'access'>, is: (e: Record<string, unknown>) => boolean, count: number, what: string, o: { from?: number; timeoutMs?: number } = {}): Promise<Record<string, unknown>[]> {
+  return eventually(() => {
+    const found = g.access().slice(o.from ?? 0).filter(is)
+    return found.length >= count && found
+  }, o.timeoutMs ?? 15_000, what)
+}
+
 /** GET on a plain HTTP URL: status and body. */
 export function get(url: string): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {

@@ -8,7 +8,7 @@ import { createOpensslTestPki } from '../support/openssl-pki.js' // certificates
 import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
 import { endpointYaml, send } from '../support/gateway.js'
 import { HANDSHAKE_REASONS, notAfter } from '../../src/tls/index.js'
-import { get, samples, scrape, startOpsGateway, valueOf, type OpsGateway, type Sample } from './helpers.js'
+import { accessLinesWhere, get, samples, scrape, startOpsGateway, valueOf, type OpsGateway, type Sample } from './helpers.js'
 
 const METHOD_LABELS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'CONNECT', 'TRACE', 'other']
 let pki: TestPki
@@ -42,6 +42,8 @@ describe('metrics after known traffic', () => {
     expect((await send(g.gw.url, '/proxy/partner/b', { method: 'POST', body: '{}' })).status).toBe(200)
     expect((await send(g.gw.url, '/proxy/untrusted/x', { headers: { 'x-request-id': 'bad-tls' } })).status).toBe(502)
     expect((await send(g.gw.url, '/proxy/nope/x')).status).toBe(403)
+    // Each request is counted and logged once it finished on the gateway's side, which can be after its answer was read.
+    await accessLinesWhere(g, () => true, 6, 'the six requests\' access lines')
     expect(await g.gw.ops?.reload('test')).toEqual({ ok: true, endpoints: 2 })
     m = await scrape(g.adminUrl)
   })

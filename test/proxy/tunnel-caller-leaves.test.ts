@@ -23,7 +23,7 @@ import { send } from '../support/gateway.js'
 import { writeInterceptionCa } from '../../src/tls/index.js'
 import { clientTlsYaml, createTestPki, type TestPki } from '../support/pki.js'
 import { openTunnel } from '../support/tunnel.js'
-import { eventually, scrape, startOpsGateway, valueOf, type OpsGateway } from '../ops/helpers.js'
+import { accessLineWhere, eventually, scrape, startOpsGateway, valueOf, type OpsGateway } from '../ops/helpers.js'
 
 let pki: TestPki
 let upstream: TlsServer
@@ -103,7 +103,7 @@ describe('a caller leaving an intercepted tunnel', () => {
     s.end()
     const left = performance.now()
     // At once, not the handshake timeout (10 s) later: 5 s spares a loaded machine.
-    const line = await eventually(() => g.access()[before], 8_000, 'the CONNECT\'s access line')
+    const line = await accessLineWhere(g, (e) => e.method === 'CONNECT', 'the CONNECT\'s access line', { from: before, timeoutMs: 8_000 })
     expect(line).toMatchObject({ status: 499, reason: 'caller_aborted', mode: 'connect', method: 'CONNECT' })
     expect(String(line.error)).toContain(`CONNECT ${authority()}: the caller closed the connection before the tunnel was opened`)
     expect(performance.now() - left).toBeLessThan(5_000)
@@ -116,7 +116,7 @@ describe('a caller leaving an intercepted tunnel', () => {
     const s = await connectSent()
     await new Promise((r) => s.once('data', r))
     s.end()
-    const line = await eventually(() => g.access()[before], 3_000, 'the tunnel\'s access line')
+    const line = await accessLineWhere(g, (e) => e.method === 'CONNECT', 'the tunnel\'s access line', { from: before, timeoutMs: 3_000 })
     expect(line).toMatchObject({ status: 499, reason: 'caller_aborted' })
     expect(String(line.error)).toContain('tls_handshake_aborted')
     await released()
@@ -126,7 +126,7 @@ describe('a caller leaving an intercepted tunnel', () => {
     const before = g.access().length
     const tls = await openTunnel({ gatewayPort: g.gw.port, authority: authority(), ca })
     tls.write(`GET /quick HTTP/1.1\r\nHost: ${authority()}\r\n\r\n`)
-    await eventually(() => g.access().length > before || undefined, 5_000, 'the inner request\'s line')
+    await accessLineWhere(g, (e) => e.mode === 'connect' && e.method === 'GET', 'the inner request\'s line', { from: before, timeoutMs: 5_000 })
     tls.end()
     await released()
     expect(g.access().length).toBe(before + 1)

@@ -61,7 +61,7 @@ describe('a caller that sends traceparent', () => {
     expect(r.status, r.text).toBe(200)
     echo = r.json<EchoReply>()
     spans = (await receiver.waitFor((s) => s.filter((x) => x.traceId === CALLER_TRACE).length >= 2)).filter((s) => s.traceId === CALLER_TRACE)
-    access = g.access().find((l) => l.reqId === 'traced-1')
+    access = await accessLineWhere(g, (l) => l.reqId === 'traced-1', 'the access line of traced-1')
   })
 
   it('the upstream receives a child context: the same trace id, a new parent id, the caller\'s tracestate', () => {
@@ -127,7 +127,7 @@ describe('the forward proxy (absolute-form request line)', () => {
     const client = spans.find((s) => s.kind === SPAN_CLIENT)
     expect(server).toMatchObject({ parentSpanId: CALLER_PARENT, attributes: { 'mtls_gateway.mode': 'forward', 'mtls_gateway.endpoint': 'partner', 'http.response.status_code': 200 } })
     expect(client).toMatchObject({ parentSpanId: server?.spanId, spanId: up.parentId, attributes: { 'mtls_gateway.mode': 'forward', 'server.address': 'api.partner.test' } })
-    expect(g.access().find((l) => l.reqId === 'forward-1')).toMatchObject({ mode: 'forward', trace_id: trace, span_id: server?.spanId })
+    expect(await accessLineWhere(g, (l) => l.reqId === 'forward-1', 'the access line of forward-1')).toMatchObject({ mode: 'forward', trace_id: trace, span_id: server?.spanId })
     const exported = JSON.stringify(spans)
     for (const secret of [SECRETS.pathToken, SECRETS.query, SECRETS.field]) expect(exported).not.toContain(secret)
   })
@@ -142,7 +142,7 @@ describe('a caller without traceparent', () => {
     const spans = await receiver.waitFor((s) => s.filter((x) => x.traceId === up.traceId).length >= 2)
     const server = spans.find((s) => s.traceId === up.traceId && s.kind === SPAN_SERVER)
     expect(server?.parentSpanId).toBe('')
-    expect(g.access().find((l) => l.reqId === 'fresh-1')).toMatchObject({ trace_id: up.traceId, span_id: server?.spanId })
+    expect(await accessLineWhere(g, (l) => l.reqId === 'fresh-1', 'the access line of fresh-1')).toMatchObject({ trace_id: up.traceId, span_id: server?.spanId })
   })
 
   it('a malformed traceparent is not continued: the upstream gets a new, valid one', async () => {

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { clientTlsYaml, createTestPki, type TestPki } from '../support/pki.js'
 import { startMtlsServer, type EchoReply, type RunningServer } from '../support/tls-server.js'
 import { SPAN_KIND, startOtlpReceiver, type OtlpReceiver } from '../support/otlp-receiver.js'
-import { accessLineWhere, startOpsGateway, type OpsGateway } from '../ops/helpers.js'
+import { accessLineWhere, accessLinesWhere, startOpsGateway, type OpsGateway } from '../ops/helpers.js'
 import { writeInterceptionCa } from '../../src/tls/index.js'
 import { openTunnel } from '../support/tunnel.js'
 
@@ -85,7 +85,7 @@ describe('a CONNECT tunnel', () => {
       expect(client, `client span of inner request ${i}`).toMatchObject({ attributes: { 'server.address': 'localhost', 'server.port': upstream.port } })
     }
     // Bytes inside the tunnel are counted per inner request too (the TLS socket's plaintext).
-    const innerLines = g.access().filter((l) => l.mode === 'connect')
+    const innerLines = await accessLinesWhere(g, (l) => l.mode === 'connect', 2, 'the inner requests\' access lines')
     expect(innerLines).toHaveLength(2)
     for (const [i, l] of innerLines.entries()) expect(l.responseBytes as number, `inner request ${i}`).toBeGreaterThan(JSON.stringify(echoes[i]).length)
     expect(innerLines.every((l) => (l.requestBytes as number) > 0 && l.trace_id === tunnel?.traceId)).toBe(true)
@@ -122,7 +122,7 @@ describe('a CONNECT tunnel', () => {
     expect(tunnel?.status.message).toMatch(/^CONNECT localhost:\d+: tls_handshake_failed: TLS alert unknown_ca from the caller/)
     expect(spans.filter((x) => x.kind === SPAN_SERVER && x.parentSpanId === tunnel?.spanId)).toEqual([])
     // Its access line (no request, so no span of its own) carries the tunnel span's ids, as every other line carries its span's.
-    const line = g.access().find((l) => l.method === 'CONNECT' && String(l.error).includes('tls_handshake_failed'))
+    const line = await accessLineWhere(g, (l) => l.method === 'CONNECT' && String(l.error).includes('tls_handshake_failed'), 'the failed tunnel\'s access line')
     expect(line).toMatchObject({ reason: 'bad_request', trace_id: tunnel?.traceId, span_id: tunnel?.spanId })
   })
 
