@@ -10,7 +10,10 @@
  * no collection falls in between. Needs valgrind. Cases:
  *   progress   request-progress.ts for one request on a kept-alive connection (its message begins,
  *              it is handed over, its read ends, it is answered), 64 connections in turn
- *   sign       a static token's OAuth 1.0a HMAC-SHA1 header signature (the realistic path's)
+ *   sign       a static token's OAuth 1.0a HMAC-SHA1 header signature as the proxy asks for it (the
+ *              realistic path's: `signToSend` in a build that has it, else `sign`)
+ *   sign-query the same with query placement, a two-parameter query (the URL sent read)
+ *   sign-whole the header signature's whole SignResult (`sign`: the `sign` command's, the API's)
  *   request-id a request without X-Request-Id gets its id (requestIdOf)
  *   clock      one performance.now() (beside: `clock-empty`, the loop alone)
  */
@@ -25,7 +28,7 @@ const FEW = 20_000
 const MANY = 120_000
 /** Few enough that no collection falls among them, even for a signature (about 2 KiB each). */
 const BYTES_CALLS = 50_000
-const CASES = ['progress', 'sign', 'request-id', 'clock', 'clock-empty'] as const
+const CASES = ['progress', 'sign', 'sign-query', 'sign-whole', 'request-id', 'clock', 'clock-empty'] as const
 type CaseName = (typeof CASES)[number]
 
 /** The case's one call, on the build in `dist`. */
@@ -54,11 +57,18 @@ async function caseOf(name: CaseName, dist: string): Promise<() => number> {
       return read
     }
   }
-  if (name === 'sign') {
+  if (name === 'sign' || name === 'sign-query' || name === 'sign-whole') {
     const { createSigner } = await load<typeof import('../src/oauth1/index.js')>('src/oauth1/index.js')
-    const signer = createSigner({ consumerKey: 'ck-bench', consumerSecret: 's3cr3t-consumer', signatureMethod: 'HMAC-SHA1', includeVersion: true, bodyHash: false, placement: 'header' })
-    const url = { protocol: 'https:', host: 'api.bench.test', pathname: '/v1/items', search: '', href: 'https://api.bench.test/v1/items', hash: '' }
-    return () => signer.sign({ method: 'GET', url, token: 'tk-bench', tokenSecret: 'tk-secret' }).authorizationHeader?.length ?? 0
+    const query = name === 'sign-query'
+    const signer = createSigner({ consumerKey: 'ck-bench', consumerSecret: 's3cr3t-consumer', signatureMethod: 'HMAC-SHA1', includeVersion: true, bodyHash: false, placement: query ? 'query' : 'header' })
+    const search = query ? '?page=2&limit=50' : ''
+    const url = { protocol: 'https:', host: 'api.bench.test', pathname: '/v1/items', search, href: `https://api.bench.test/v1/items${search}`, hash: '' }
+    // The proxy's call: signToSend where the build has it (session 52 on), sign before.
+    const proxied = name !== 'sign-whole' && typeof (signer as Partial<typeof signer>).signToSend === 'function'
+    const sign = proxied ? signer.signToSend.bind(signer) : signer.sign.bind(signer)
+    // Read as sign-oauth1.ts reads them: the header, or the URL it sends.
+    if (query) return () => sign({ method: 'GET', url, token: 'tk-bench', tokenSecret: 'tk-secret' }).queryUrl?.search.length ?? 0
+    return () => sign({ method: 'GET', url, token: 'tk-bench', tokenSecret: 'tk-secret' }).authorizationHeader?.length ?? 0
   }
   if (name === 'request-id') {
     const { requestIdOf } = await load<typeof import('../src/proxy/request-id.js')>('src/proxy/request-id.js')

@@ -47,14 +47,19 @@ export function bodyText(body: Buffer | string | undefined): string {
   return typeof body === 'string' ? body : body.toString('utf8')
 }
 
+/** §3.5.2/§3.5.3: the encoded protocol parameters as `enc(name)=enc(value)` pairs (prependForm puts them in front). */
+export function formPairs(names: readonly string[], values: readonly string[]): string {
+  let pairs = ''
+  for (let i = 0; i < names.length; i++) pairs += `${i === 0 ? '' : '&'}${names[i] as string}=${values[i] as string}`
+  return pairs
+}
+
 /**
- * §3.5.2/§3.5.3: `enc(name)=enc(value)` pairs put in front of an existing query or form body.
- * In front, because parsers keep only so many parameters (PHP's max_input_vars, qs's
- * parameterLimit: 1000) and drop the rest; the signature does not depend on the order, as the
- * base string sorts the parameters (§3.4.1.3.2).
+ * `pairs` (formPairs) put in front of an existing query or form body. In front, because parsers
+ * keep only so many parameters (PHP's max_input_vars, qs's parameterLimit: 1000) and drop the
+ * rest; the signature does not depend on the order, as the base string sorts the parameters
+ * (§3.4.1.3.2).
  */
-export function prependForm(existing: string, names: readonly string[], values: readonly string[]): string {
-  let added = ''
-  for (let i = 0; i < names.length; i++) added += `${i === 0 ? '' : '&'}${names[i] as string}=${values[i] as string}`
-  return existing === '' ? added : `${added}&${existing}`
+export function prependForm(existing: string, pairs: string): string {
+  return existing === '' ? pairs : `${pairs}&${existing}`
 }

@@ -2,11 +2,11 @@
  * The signer's common request (no callback, verifier, extension parameters, body hash or form
  * body) with its protocol parameters prepared once per token: their encodings, their §3.4.1.3.2
  * order (the names are distinct and fixed, so the order is too) and their text in the base string
- * and the Authorization header. A request then adds its timestamp and nonce and merges its query's
- * parameters in: the same strings the general path (sign.ts) builds pair by pair.
+ * and in the Authorization header or form pairs. A request then adds its timestamp and nonce and merges
+ * its query's parameters in: the same strings the general path (sign.ts) builds pair by pair.
  */
 import { parameterOrder } from './base-string.js'
-import { authorizationHeader } from './placement.js'
+import { authorizationHeader, formPairs } from './placement.js'
 
 /** The protocol parameters of one token, signature excluded, in transmission order. */
 export interface PreparedToken {
@@ -28,6 +28,9 @@ export interface PreparedToken {
   /** The Authorization header up to the timestamp's value, between it and the nonce's, and after that up to the signature's. */
   readonly headerHead: string
   readonly headerTail: string
+  /** The same for the form pairs of query and body placement (formPairs). */
+  readonly formHead: string
+  readonly formTail: string
 }
 
 const TIMESTAMP = 'oauth_timestamp'
@@ -53,6 +56,7 @@ export function prepareToken(token: string | undefined, decoded: Readonly<Record
     if (dynamic(k)) alone.push('')
   }
   const after = authorizationHeader('', names.slice(timestampAt + 2), values.slice(timestampAt + 2)).slice('OAuth '.length)
+  const formAfter = formPairs(names.slice(timestampAt + 2), values.slice(timestampAt + 2))
   return {
     token,
     decoded,
@@ -65,12 +69,28 @@ export function prepareToken(token: string | undefined, decoded: Readonly<Record
     timestampAt,
     headerHead: `${authorizationHeader(quotedRealm, names.slice(0, timestampAt), values.slice(0, timestampAt))}, ${TIMESTAMP}="`,
     headerTail: `"${after}, oauth_signature="`,
+    formHead: `${formPairs(names.slice(0, timestampAt), values.slice(0, timestampAt))}&${TIMESTAMP}=`,
+    formTail: `${formAfter === '' ? '' : `&${formAfter}`}&oauth_signature=`,
   }
 }
 
 /** The Authorization header of one request. */
 export function preparedHeader(t: PreparedToken, timestamp: string, nonce: string, signature: string): string {
   return `${t.headerHead}${timestamp}", ${NONCE}="${nonce}${t.headerTail}${signature}"`
+}
+
+/** The form pairs of one request (formPairs), for query and body placement. */
+export function preparedForm(t: PreparedToken, timestamp: string, nonce: string, signature: string): string {
+  return `${t.formHead}${timestamp}&${NONCE}=${nonce}${t.formTail}${signature}`
+}
+
+/** The decoded protocol parameters of one request (SignResult's oauthParams): the prepared ones in their order, this request's values in place. */
+export function preparedOAuthParams(t: PreparedToken, timestamp: string, nonce: string, signature: string): Readonly<Record<string, string>> {
+  const p: Record<string, string> = Object.assign({}, t.decoded)
+  p.oauth_timestamp = timestamp
+  p.oauth_nonce = nonce
+  p.oauth_signature = signature
+  return Object.freeze(p)
 }
 
 /**

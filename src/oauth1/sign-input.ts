@@ -46,7 +46,7 @@ export interface SignInput {
   timestamp?: string
 }
 
-/** The signed request's pieces. */
+/** The signed request's pieces, each an own property of a plain object (spread and JSON keep them all). */
 export interface SignResult {
   baseString: string
   signature: string
@@ -74,7 +74,20 @@ export type SignRequestInput = Omit<SignInput, keyof SignerStatics | 'url'> & {
 /** The parts of a URL a signer reads; a URL is one. With a fragment or for query placement the signer parses `href`. */
 export type SignableUrl = Pick<URL, 'protocol' | 'host' | 'pathname' | 'search' | 'hash' | 'href'>
 
+/**
+ * What the proxy puts on the request it sends, and no more: for header placement the header, for query
+ * placement the URL, for body placement the body (each as in SignResult). It has no protocol parameters,
+ * base string or signature, so there is nothing a copy of it could lose.
+ */
+export interface SignatureToSend {
+  readonly authorizationHeader?: string
+  readonly queryUrl?: URL
+  readonly body?: string
+}
+
 /** Signs requests for one set of statics; the same output as signRequest with those statics. */
 export interface Signer {
   sign(request: SignRequestInput): SignResult
+  /** The same signature as `sign`, only what is sent: a static token's costs no protocol parameter object. */
+  signToSend(request: SignRequestInput): SignatureToSend
 }

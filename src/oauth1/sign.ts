@@ -5,35 +5,16 @@
 import { GatewayError } from '../errors.js'
 import { addFormParameters, encodedNormalizedParameters } from './base-string.js'
 import { encodedOrLater, isFormContentType, lastEncoding, lastOriginEncoding, percentEncode } from './percent-encode.js'
-import { prependForm, authorizationHeader, bodyText, encodedSignature, quotedRealm } from './placement.js'
-import { addExtraOAuthParams, addProtocolParameters, currentTimestamp, encodeProtocolParameters, newNonce, type ProtocolStatics } from './protocol-parameters.js'
-import { prepareToken, preparedHeader, preparedParameters, type PreparedToken } from './prepared-token.js'
-import { PreparedHeaderResult } from './prepared-result.js'
-import type { Placement, SignableUrl, SignInput, SignResult, Signer, SignerStatics, SignRequestInput } from './sign-input.js'
-import { computeSignature } from './signature.js'
-import { createSigningKeyCache, type SigningKeyOf } from './signing-key.js'
+import { authorizationHeader, bodyText, encodedSignature, formPairs, quotedRealm } from './placement.js'
+import { addExtraOAuthParams, encodeProtocolParameters } from './protocol-parameters.js'
+import { preparedFor, signPrepared } from './sign-prepared.js'
+import type { Placement, SignableUrl, SignatureToSend, SignInput, SignResult, Signer, SignerStatics, SignRequestInput } from './sign-input.js'
+import { signedResult, toSend } from './signed-result.js'
+import { protocolParameters, queryParameters, signatureOf, type SignerParts } from './signer-parts.js'
+import { createSigningKeyCache } from './signing-key.js'
 
 export { PLACEMENTS } from './sign-input.js'
-export type { Placement, SignableUrl, SignInput, SignResult, Signer, SignerStatics, SignRequestInput }
-
-
-/** What a signer keeps for its life: the statics, their encodings, and what repeats across requests. */
-interface SignerParts extends ProtocolStatics {
-  readonly statics: SignerStatics
-  readonly encConsumerKey: string | undefined
-  readonly realm: string | undefined
-  readonly signingKeyOf: SigningKeyOf
-  // The origin (`scheme://host[:port]`), path and token repeat from request to request.
-  readonly encOrigin: (protocol: string, host: string) => string
-  readonly encPath: (s: string) => string
-  readonly encToken: (s: string) => string
-  /** Whether requests without callback, verifier, extensions or form body take prepared-token.ts's way (off: the general one, for tests). */
-  readonly preparing: boolean
-  /** The last token's prepared protocol parameters. */
-  prepared: PreparedToken | undefined
-  /** The token of the request before (null: none yet): a token is prepared when it signs twice in a row. */
-  previousToken: string | undefined | null
-}
+export type { Placement, SignableUrl, SignatureToSend, SignInput, SignResult, Signer, SignerStatics, SignRequestInput }
 
 /**
  * Precomputes what is the same on every request of one profile (encoded consumer key,
@@ -57,11 +38,16 @@ export function createSigner(statics: SignerStatics, prepare = true): Signer {
     prepared: undefined,
     previousToken: null,
   }
-  return { sign: (r) => signWith(s, r) }
+  return { sign: (r) => signWith(s, r, true), signToSend: (r) => signWith(s, r, false) }
 }
 
-/** One request: §3.1 protocol parameters, §3.4.1 base string, then signedResult. */
-function signWith(s: SignerParts, r: SignRequestInput): SignResult {
+/**
+ * One request: §3.1 protocol parameters, §3.4.1 base string, §3.4 signature, §3.5 placement. `whole`:
+ * the SignResult; otherwise only what is sent, so a static token's signature makes no protocol parameter object.
+ */
+function signWith(s: SignerParts, r: SignRequestInput, whole: true): SignResult
+function signWith(s: SignerParts, r: SignRequestInput, whole: false): SignatureToSend
+function signWith(s: SignerParts, r: SignRequestInput, whole: boolean): SignResult | SignatureToSend {
   const { statics } = s
   const url = typeof r.url === 'string' ? new URL(r.url) : r.url.hash !== '' || statics.placement === 'query' ? new URL(r.url.href) : r.url
   if (url.hash !== '') url.hash = '' // never sent, never signed
@@ -69,7 +55,7 @@ function signWith(s: SignerParts, r: SignRequestInput): SignResult {
   if (statics.placement === 'body' && !formBody) {
     throw new GatewayError('unsupported_payload', `OAuth parameters can go in the body only of an application/x-www-form-urlencoded request, not "${r.contentType ?? 'no content type'}"`)
   }
-  if (s.preparing && r.callback === undefined && r.verifier === undefined && r.extraOAuthParams === undefined && !(r.body !== undefined && formBody) && preparedFor(s, r.token)) return signPrepared(s, r, url)
+  if (s.preparing && r.callback === undefined && r.verifier === undefined && r.extraOAuthParams === undefined && !(r.body !== undefined && formBody) && preparedFor(s, r.token)) return signPrepared(s, r, url, whole)
   // §3.1 protocol parameters in transmission order (decoded); `enc` holds the encodings known
   // already (undefined: encoded below, after the URL check, where it always was).
   const { p, enc } = protocolParameters(s, r, formBody)
@@ -82,107 +68,14 @@ function signWith(s: SignerParts, r: SignRequestInput): SignResult {
   // §3.4.1: METHOD&enc(base string URI)&enc(normalized parameters); see baseStringUri for the URI.
   // Encoding works per character, so the origin (ASCII) and the path may be encoded apart.
   const baseString = `${percentEncode(r.method.toUpperCase())}&${s.encOrigin(url.protocol, url.host)}${s.encPath(url.pathname)}&${encodedNormalizedParameters(names, values)}`
-  return signedResult(s, r, url, baseString, p, protocolNames, enc as string[])
-}
-
-/** §3.1: the request's protocol parameters before any extension parameters, decoded, and the encodings known already. */
-function protocolParameters(s: SignerParts, r: SignRequestInput, formBody: boolean): { p: Record<string, string>; enc: (string | undefined)[] } {
-  const p: Record<string, string> = { oauth_consumer_key: s.statics.consumerKey }
-  const enc: (string | undefined)[] = [s.encConsumerKey]
-  addProtocolParameters(p, enc, r, s, formBody)
-  return { p, enc }
-}
-
-/** The URL's query parameters as the base string takes them (encoded, in order), once its scheme is one OAuth 1.0 signs. */
-function queryParameters(url: SignableUrl): { names: string[]; values: string[] } {
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new TypeError(`OAuth 1.0 signs http and https requests only, not "${url.protocol}"`)
-  }
-  const names: string[] = []
-  const values: string[] = []
-  const search = url.search
-  if (search.length > 1) addFormParameters(search.slice(1), names, values)
-  return { names, values }
-}
-
-/**
- * Whether this token's request takes the prepared way: preparing costs more than signing once, so
- * a token is prepared when it signs a second time in a row (a static token), not for a one-off
- * signature or users' tokens taking turns.
- */
-function preparedFor(s: SignerParts, token: string | undefined): boolean {
-  if (s.prepared !== undefined && s.prepared.token === token) return true
-  const again = s.previousToken === token
-  s.previousToken = token
-  return again
-}
-
-/**
- * signWith for the common request: the protocol parameters of the token prepared once
- * (prepared-token.ts), the timestamp and nonce, and the query; the same result, checks in the same order.
- */
-function signPrepared(s: SignerParts, r: SignRequestInput, url: SignableUrl): SignResult {
-  const { statics } = s
-  const { names, values } = queryParameters(url)
-  let t = s.prepared
-  let timestamp: string
-  let nonce: string
-  if (t === undefined || t.token !== r.token) {
-    // Encoded as the general way encodes them (a token percentEncode refuses throws here, as there).
-    const { p, enc } = protocolParameters(s, r, false)
-    const encoded = [...enc]
-    t = s.prepared = prepareToken(r.token, p, encodeProtocolParameters(p, encoded, enc.length, s.encToken, [], []), encoded as string[], s.realm)
-    timestamp = p.oauth_timestamp as string
-    nonce = p.oauth_nonce as string
-  } else {
-    timestamp = r.timestamp ?? currentTimestamp()
-    nonce = r.nonce ?? newNonce()
-  }
-  // Generated ones are unreserved (their own encoding); given ones are encoded.
-  const encTimestamp = r.timestamp === undefined ? timestamp : percentEncode(timestamp)
-  const encNonce = r.nonce === undefined ? nonce : percentEncode(nonce)
-  const baseString = `${percentEncode(r.method.toUpperCase())}&${s.encOrigin(url.protocol, url.host)}${s.encPath(url.pathname)}&${preparedParameters(t, encTimestamp, encNonce, names, values)}`
-  if (statics.placement !== 'header') {
-    // The prepared decoded parameters in their order, this request's values in place.
-    const p: Record<string, string> = Object.assign({}, t.decoded)
-    p.oauth_timestamp = timestamp
-    p.oauth_nonce = nonce
-    const protocolValues = t.values.map((v, k) => (k === t.timestampAt ? encTimestamp : k === t.timestampAt + 1 ? encNonce : v))
-    return signedResult(s, r, url, baseString, p, [...t.names], protocolValues)
-  }
   const signature = signatureOf(s, r, baseString)
-  const authorizationHeader = preparedHeader(t, encTimestamp, encNonce, encodedSignature(statics.signatureMethod, signature))
-  return new PreparedHeaderResult(baseString, signature, authorizationHeader, url.href, t.decoded, timestamp, nonce)
-}
-
-/** §3.4: the signature over the base string. */
-function signatureOf(s: SignerParts, r: SignRequestInput, baseString: string): string {
-  const { statics } = s
-  return computeSignature(statics.signatureMethod, baseString, { consumerSecret: statics.consumerSecret, tokenSecret: r.tokenSecret, privateKey: statics.privateKey }, s.signingKeyOf(r.tokenSecret))
-}
-
-/** §3.4 signature over the base string, then §3.5: the protocol parameters (encoded) placed as configured. */
-function signedResult(s: SignerParts, r: SignRequestInput, url: SignableUrl, baseString: string, p: Record<string, string>, protocolNames: string[], protocolValues: string[]): SignResult {
-  const { statics } = s
-  const signature = signatureOf(s, r, baseString)
-  p.oauth_signature = signature
-  const oauthParams: Readonly<Record<string, string>> = Object.freeze(p)
+  const protocolValues = enc as string[]
   protocolNames.push('oauth_signature')
   protocolValues.push(encodedSignature(statics.signatureMethod, signature))
-  switch (statics.placement) {
-    case 'header':
-      return { baseString, signature, oauthParams, authorizationHeader: authorizationHeader(s.realm, protocolNames, protocolValues), url: url.href }
-    case 'query': {
-      // signWith parsed its own copy for query placement: the instanceof only satisfies the type.
-      const queryUrl = url instanceof URL ? url : new URL(url.href)
-      queryUrl.search = prependForm(queryUrl.search.slice(1), protocolNames, protocolValues)
-      return { baseString, signature, oauthParams, url: queryUrl.href, queryUrl }
-    }
-    case 'body':
-      return { baseString, signature, oauthParams, url: url.href, body: prependForm(bodyText(r.body), protocolNames, protocolValues) }
-    default:
-      throw new TypeError(`unknown OAuth parameter placement ${String(statics.placement)}`)
-  }
+  const placed = statics.placement === 'header' ? authorizationHeader(s.realm, protocolNames, protocolValues) : formPairs(protocolNames, protocolValues)
+  if (!whole) return toSend(s, r, url, placed)
+  p.oauth_signature = signature
+  return signedResult(s, r, url, placed, baseString, signature, Object.freeze(p))
 }
 
 /** Signs a request; throws TypeError on misuse, GatewayError('unsupported_payload') for body placement of a non-form body. */

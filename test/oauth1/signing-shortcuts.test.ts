@@ -10,7 +10,7 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { encodedSignature } from '../../src/oauth1/placement.js'
 import { lastOriginEncoding, percentEncode } from '../../src/oauth1/percent-encode.js'
-import { createSigner, encodeRawCharacters, isSentAsIs, unverifiableOctets, type Placement, type SignatureMethod, type SignerStatics, type SignResult } from '../../src/oauth1/index.js'
+import { createSigner, encodeRawCharacters, isSentAsIs, unverifiableOctets, type Placement, type SignatureMethod, type SignatureToSend, type SignerStatics, type SignResult } from '../../src/oauth1/index.js'
 
 // Every character class the two readers treat apart: sent raw, "%" and escapes, raw ASCII they encode, non-ASCII.
 const queryText = fc
@@ -94,18 +94,33 @@ describe('prepared protocol parameters (a token signing again)', () => {
     }
   }
 
-  /** Signs each profile's requests the prepared way and the general way (`createSigner(statics, false)`): the same results and errors; how many the static token signed. */
+  /** What is sent (all the proxy reads), or the error. */
+  const sentOf = (run: () => SignatureToSend): unknown => {
+    try {
+      const r = run()
+      return { authorizationHeader: r.authorizationHeader, queryUrl: r.queryUrl?.href, body: r.body }
+    } catch (err) {
+      return `${(err as Error).constructor.name}: ${(err as Error).message}`
+    }
+  }
+
+  /**
+   * Signs each profile's requests the prepared way and the general way (`createSigner(statics, false)`): the same results and errors,
+   * and the same sent by a third signer asked only what is sent (the proxy's `signToSend`); how many the static token signed.
+   */
   const againstGeneral = (requests: typeof request, perProfile: number, seed: number, numRuns: number): number => {
     let prepared = 0
     fc.assert(
       fc.property(statics, fc.array(requests, { minLength: perProfile, maxLength: perProfile }), (s, rs) => {
         const fast = createSigner(s)
         const general = createSigner(s, false)
+        const sending = createSigner(s)
         for (const r of rs) {
           const ours = outcome(() => fast.sign(r))
           // A generated timestamp and nonce are given to the general way as the prepared one made them.
           const made = typeof ours === 'string' ? r : { ...r, timestamp: r.timestamp ?? (ours as SignResult).oauthParams.oauth_timestamp, nonce: r.nonce ?? (ours as SignResult).oauthParams.oauth_nonce }
           expect(ours).toEqual(outcome(() => general.sign(made)))
+          expect(sentOf(() => sending.signToSend(made))).toEqual(sentOf(() => general.sign(made)))
           if (r.token === 'static token/+' && typeof ours !== 'string') prepared++
         }
       }),

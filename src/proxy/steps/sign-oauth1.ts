@@ -129,8 +129,9 @@ function sign(ctx: Admitted, profile: NonNullable<Admitted['endpoint']['profile'
   const p = profile.config
   const { outbound } = ctx
   const token = ctx.auth.token
-  // The profile's signer holds what every request shares (consumer, method, realm, placement).
-  const signed = profile.signer.sign({
+  // The profile's signer holds what every request shares (consumer, method, realm, placement). What is
+  // sent alone: a static token's signature then makes no protocol parameter object (docs/performance.md, session 52).
+  const signed = profile.signer.signToSend({
     method: outbound.method,
     // The URL object itself, or its parts while no step parsed it: the signer copies it only when it must change it.
     url,
