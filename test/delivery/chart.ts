@@ -1,7 +1,7 @@
 /**
  * Renders helm/mtls-gateway with the test-only renderer (test/support/helm-render: Go's
- * text/template + sprig + Helm's include/tpl/toYaml/required/fail), built once per test file
- * from Debian's Go packages. Helm itself cannot be installed on this machine. One renderer
+ * text/template + sprig + Helm's include/tpl/toYaml/required/fail), built from Debian's Go
+ * packages once until its sources or the packages change (goBinary). Helm itself cannot be installed on this machine. One renderer
  * process per test file (`helm-render --serve`) answers every render: starting it and parsing
  * the templates per render was most of the time of the property tests.
  */
@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
 import { parseAllDocuments, parse } from 'yaml'
-import { goBuild } from '../support/go-build.js'
+import { goBinary } from '../support/go-build.js'
 
 export const CHART = resolve('helm/mtls-gateway')
 export const TEST_VALUES = ['minimal', 'full', 'redis-replicas'] as const
@@ -51,12 +51,11 @@ export interface Rendered {
   gatewayConfig(): Record<string, any>
 }
 
-/** Installs the Debian tools if missing (idempotent), then builds the renderer into a temp dir. */
+/** Installs the Debian tools if missing (idempotent), builds the renderer unless built, and starts it; `dir` is a temp dir of its own. */
 export function buildRenderer(): Renderer {
   execFileSync('bash', ['scripts/install-delivery-tools.sh'], { stdio: ['ignore', 'ignore', 'inherit'] })
   const dir = mkdtempSync(join(tmpdir(), 'helm-render-'))
-  const bin = join(dir, 'helm-render')
-  goBuild('./test/support/helm-render', bin)
+  const bin = goBinary('./test/support/helm-render')
   let n = 0
   const args = (files: string[], extra?: string): string[] => {
     const all = [...files]
