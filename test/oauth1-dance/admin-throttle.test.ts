@@ -64,6 +64,13 @@ function expectThrottled(r: ThrottleReply, route: RegExp): void {
   expect(body.errors[0]?.msg).toContain(`it may try again in ${retry} s`)
 }
 
+/** 25 calls with `token()` on authorize from `address`: their statuses. */
+async function authorizeTimes(url: string, token: () => string, address: string): Promise<number[]> {
+  const statuses: number[] = []
+  for (let i = 0; i < 25; i++) statuses.push((await call(url, AUTHORIZE_OWN, token(), address)).status)
+  return statuses
+}
+
 describe.each(TOPOLOGIES)('the admin-token throttle of the OAuth routes (%s)', (kind) => {
   const { gw, topo } = useTopology(kind, 'admin-throttle', (store) => gatewayYaml({ pki: fx.pki, provider: fx.provider, store, callers: CALLERS }))
 
@@ -134,24 +141,16 @@ describe.each(TOPOLOGIES)('the admin-token throttle of the OAuth routes (%s)', (
       expect(mine.status, mine.text).toBe(200)
     })
   })
-})
 
-/** 25 calls with `token()` on authorize from `address`: their statuses. */
-async function authorizeTimes(url: string, token: () => string, address: string): Promise<number[]> {
-  const statuses: number[] = []
-  for (let i = 0; i < 25; i++) statuses.push((await call(url, AUTHORIZE_OWN, token(), address)).status)
-  return statuses
-}
-
-describe.each(TOPOLOGIES)('caller-shaped bearers on authorize never spend the admin-token budget (%s)', (kind) => {
-  const { gw, topo } = useTopology(kind, 'admin-throttle-shape', (store) => gatewayYaml({ pki: fx.pki, provider: fx.provider, store, callers: CALLERS }))
-
-  it('25 unknown opaque bearers (as a stale one is) get 401, never 429, and count nothing; the admin token then works from that address', async () => {
-    await inOneWindow(async (address) => {
-      expect(await authorizeTimes(gw.url, () => randomBytes(32).toString('base64url'), address)).toEqual(times(25, 401))
-      expect(await topo().store.keys(`throttle:oauth1-admin:v4_${address}:`)).toEqual([])
-      const admin = await call(gw.url, AUTHORIZE, ADMIN_TOKEN, address)
-      expect(admin.status, admin.text).toBe(200)
+  // On the same gateways (one start per topology): each scenario has an address of its own.
+  describe('caller-shaped bearers on authorize never spend the admin-token budget', () => {
+    it('25 unknown opaque bearers (as a stale one is) get 401, never 429, and count nothing; the admin token then works from that address', async () => {
+      await inOneWindow(async (address) => {
+        expect(await authorizeTimes(gw.url, () => randomBytes(32).toString('base64url'), address)).toEqual(times(25, 401))
+        expect(await topo().store.keys(`throttle:oauth1-admin:v4_${address}:`)).toEqual([])
+        const admin = await call(gw.url, AUTHORIZE, ADMIN_TOKEN, address)
+        expect(admin.status, admin.text).toBe(200)
+      })
     })
   })
 })
