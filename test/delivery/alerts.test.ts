@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startGateway, type RunningGateway } from '../../src/cli/gateway-root.js'
 import { createLog, createOps } from '../../src/ops/index.js'
 import { writeDevPki } from '../../src/tls/index.js'
-import { buildRenderer, valuesFile, type Manifest } from './chart.js'
+import { buildRenderer, valuesFile, type Manifest, type Renderer } from './chart.js'
 import { refusingPort } from '../support/peers.js'
 import { evaluate, type Scrape } from '../support/promql.js'
 import { parseMetrics } from '../ops/helpers.js'
@@ -102,6 +102,7 @@ let live: Exported
 let liveScrape: Scrape
 let dashPanels: Manifest[] = []
 let dir: string
+let renderer: Renderer
 let gw: RunningGateway | undefined
 const backends: Server[] = []
 
@@ -132,21 +133,18 @@ function httpsText(url: string, caFile: string): Promise<string> {
 }
 
 beforeAll(async () => {
-  const r = buildRenderer()
-  try {
-    const full = await r.render([valuesFile('full')])
-    rules = (full.get('PrometheusRule').spec.groups as Manifest[]).flatMap((g) => g.rules)
-    const dash = JSON.parse(full.get('ConfigMap', 'egress-gateway-dashboard').data['mtls-gateway.json'] as string) as { panels: Manifest[]; templating: { list: Manifest[] } }
-    // PromQL targets only: the trace panel queries the tracing data source (TraceQL).
-    dashPanels = dash.panels
-    panels = dash.panels.flatMap((p) => ((p.targets ?? []) as Manifest[]).filter((t) => t.expr !== undefined).map((t) => ({ title: p.title as string, expr: t.expr as string })))
-    tracePanel = dash.panels.find((p) => p.type === 'table')
-    for (const v of dash.templating.list) {
-      const q = /^label_values\((.*), *\w+\)$/.exec(String(v.definition ?? ''))
-      if (q) panels.push({ title: `variable ${v.name}`, expr: q[1] as string })
-    }
-  } finally {
-    await r.cleanup()
+  // One renderer for the file: the tests render other values with it.
+  renderer = buildRenderer()
+  const full = await renderer.render([valuesFile('full')])
+  rules = (full.get('PrometheusRule').spec.groups as Manifest[]).flatMap((g) => g.rules)
+  const dash = JSON.parse(full.get('ConfigMap', 'egress-gateway-dashboard').data['mtls-gateway.json'] as string) as { panels: Manifest[]; templating: { list: Manifest[] } }
+  // PromQL targets only: the trace panel queries the tracing data source (TraceQL).
+  dashPanels = dash.panels
+  panels = dash.panels.flatMap((p) => ((p.targets ?? []) as Manifest[]).filter((t) => t.expr !== undefined).map((t) => ({ title: p.title as string, expr: t.expr as string })))
+  tracePanel = dash.panels.find((p) => p.type === 'table')
+  for (const v of dash.templating.list) {
+    const q = /^label_values\((.*), *\w+\)$/.exec(String(v.definition ?? ''))
+    if (q) panels.push({ title: `variable ${v.name}`, expr: q[1] as string })
   }
   dir = mkdtempSync(join(tmpdir(), 'alerts-'))
   const good = await writeDevPki({ dir: join(dir, 'good') })
@@ -180,6 +178,7 @@ beforeAll(async () => {
 }, 5 * 60_000)
 
 afterAll(async () => {
+  await renderer?.cleanup()
   await gw?.close()
   for (const s of backends) s.close()
   if (dir) rmSync(dir, { recursive: true, force: true })
@@ -226,15 +225,10 @@ describe('PrometheusRule alerts', () => {
   })
 
   it('additionalAlertLabels may replace the severity of every alert (one key: it was written twice, a duplicate strict YAML readers refuse)', async () => {
-    const r = buildRenderer()
-    try {
-      const paged = await r.render([valuesFile('full')], 'prometheusRule:\n  additionalAlertLabels:\n    team: platform\n    severity: page\n')
-      const all = (paged.get('PrometheusRule').spec.groups as Manifest[]).flatMap((g) => g.rules as Manifest[])
-      expect(all).toHaveLength(rules.length)
-      for (const rule of all) expect(rule.labels, String(rule.alert)).toEqual({ severity: 'page', team: 'platform' })
-    } finally {
-      await r.cleanup()
-    }
+    const paged = await renderer.render([valuesFile('full')], 'prometheusRule:\n  additionalAlertLabels:\n    team: platform\n    severity: page\n')
+    const all = (paged.get('PrometheusRule').spec.groups as Manifest[]).flatMap((g) => g.rules as Manifest[])
+    expect(all).toHaveLength(rules.length)
+    for (const rule of all) expect(rule.labels, String(rule.alert)).toEqual({ severity: 'page', team: 'platform' })
   })
 
   it('parse with the PromQL grammar', () => {
@@ -291,15 +285,10 @@ describe('Grafana dashboard', () => {
     const link = JSON.stringify(tracePanel?.fieldConfig)
     expect(link).toContain('traceID')
     expect(link).toContain('${__value.raw}')
-    const r = buildRenderer()
-    try {
-      const without = await r.render([valuesFile('full')], 'grafanaDashboard:\n  tracing:\n    datasourceUid: ""\n')
-      const dash = JSON.parse(without.get('ConfigMap', 'egress-gateway-dashboard').data['mtls-gateway.json'] as string) as { panels: Manifest[] }
-      expect(dash.panels.filter((p) => p.type === 'table')).toEqual([])
-      expect(dash.panels.some((p) => p.title === 'Process CPU, per pod')).toBe(true)
-    } finally {
-      await r.cleanup()
-    }
+    const without = await renderer.render([valuesFile('full')], 'grafanaDashboard:\n  tracing:\n    datasourceUid: ""\n')
+    const dash = JSON.parse(without.get('ConfigMap', 'egress-gateway-dashboard').data['mtls-gateway.json'] as string) as { panels: Manifest[] }
+    expect(dash.panels.filter((p) => p.type === 'table')).toEqual([])
+    expect(dash.panels.some((p) => p.title === 'Process CPU, per pod')).toBe(true)
   })
 
   it('draws only the handshake-failure reasons that occur (each endpoint\'s reasons exist at 0 from the start), as the refusal panels do, evaluated on the live scrape', () => {
@@ -326,14 +315,9 @@ describe('Grafana dashboard', () => {
     const hours = v.kind === 'vector' ? (v.series[0]?.value ?? NaN) : NaN
     expect(hours).toBeGreaterThan(7 * 24 - 1)
     expect(hours).toBeLessThanOrEqual(7 * 24)
-    const r = buildRenderer()
-    try {
-      const other = await r.render([valuesFile('full')], 'prometheusRule:\n  crlNextUpdate:\n    hours: 12\n')
-      const dash = JSON.parse(other.get('ConfigMap', 'egress-gateway-dashboard').data['mtls-gateway.json'] as string) as { panels: Manifest[] }
-      expect(steps(dash.panels.find((p) => p.title === 'CRL next update per endpoint'))).toEqual([{ color: 'red', value: null }, { color: 'green', value: 12 }])
-    } finally {
-      await r.cleanup()
-    }
+    const other = await renderer.render([valuesFile('full')], 'prometheusRule:\n  crlNextUpdate:\n    hours: 12\n')
+    const dash = JSON.parse(other.get('ConfigMap', 'egress-gateway-dashboard').data['mtls-gateway.json'] as string) as { panels: Manifest[] }
+    expect(steps(dash.panels.find((p) => p.title === 'CRL next update per endpoint'))).toEqual([{ color: 'red', value: null }, { color: 'green', value: 12 }])
   })
 
   it('shows days since each TLS file became valid, red below zero where MtlsGatewayTlsFileNotYetValid fires, evaluated on the live scrape', () => {
@@ -359,18 +343,13 @@ describe('Grafana dashboard', () => {
     const v = evaluate(tlsFiles.replaceAll('$namespace', 'ns').replaceAll('$job', 'gw'), [liveScrape, liveScrape])
     expect(v.kind === 'vector' ? v.series.map((s) => s.labels.key) : v).toEqual(['admin.tls.cert'])
     expect(v.kind === 'vector' ? v.series[0]?.value : NaN).toBeGreaterThan(1)
-    const r = buildRenderer()
-    try {
-      const other = await r.render([valuesFile('full')], 'prometheusRule:\n  certificateExpiry:\n    warningDays: 30\n    criticalDays: 7\n')
-      const dash = JSON.parse(other.get('ConfigMap', 'egress-gateway-dashboard').data['mtls-gateway.json'] as string) as { panels: Manifest[] }
-      expect(steps(panelIn(dash))).toEqual([{ color: 'red', value: null }, { color: 'orange', value: 7 }, { color: 'green', value: 30 }])
-      expect(String(panelIn(dash)?.description)).toContain("MtlsGatewayCertificateExpiryCritical's 7 days, orange below MtlsGatewayCertificateExpiringSoon's 30.")
-      const rules = JSON.stringify(other.get('PrometheusRule'))
-      expect(rules).toContain('< 30 * 86400')
-      expect(rules).toContain('< 7 * 86400')
-    } finally {
-      await r.cleanup()
-    }
+    const other = await renderer.render([valuesFile('full')], 'prometheusRule:\n  certificateExpiry:\n    warningDays: 30\n    criticalDays: 7\n')
+    const dash = JSON.parse(other.get('ConfigMap', 'egress-gateway-dashboard').data['mtls-gateway.json'] as string) as { panels: Manifest[] }
+    expect(steps(panelIn(dash))).toEqual([{ color: 'red', value: null }, { color: 'orange', value: 7 }, { color: 'green', value: 30 }])
+    expect(String(panelIn(dash)?.description)).toContain("MtlsGatewayCertificateExpiryCritical's 7 days, orange below MtlsGatewayCertificateExpiringSoon's 30.")
+    const rules = JSON.stringify(other.get('PrometheusRule'))
+    expect(rules).toContain('< 30 * 86400')
+    expect(rules).toContain('< 7 * 86400')
   })
 
   it('lays its panels out without overlaps, each with its own id', () => {
