@@ -34,10 +34,20 @@ export async function startOpsGateway(dir: string, yaml: string, extra: Partial<
   const gw = await startTestGateway(dir, yaml, { ops })
   const adminUrl = gw.ops?.adminUrl
   if (!adminUrl) throw new Error('admin listener did not start')
-  return {
-    gw, ops, lines, adminUrl,
-    access: () => lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((e) => e.msg === 'request'),
+  // Each line parsed once: tests poll access() (intercepted-handshake's property thousands of times)
+  // while the lines grow into thousands; parsing them all on every poll was a quarter of that file's
+  // CPU. Frozen: one test's reading cannot change what the next reads.
+  const parsed: { line: string; entry: Readonly<Record<string, unknown>> }[] = []
+  const access = (): Record<string, unknown>[] => {
+    // Lines cut or replaced since (no test does): parsed again from the start.
+    if (parsed.length > lines.length || (parsed.length > 0 && parsed[parsed.length - 1]?.line !== lines[parsed.length - 1])) parsed.length = 0
+    for (let i = parsed.length; i < lines.length; i++) {
+      const line = lines[i] as string
+      parsed.push({ line, entry: Object.freeze(JSON.parse(line) as Record<string, unknown>) })
+    }
+    return parsed.map((p) => p.entry).filter((e) => e.msg === 'request')
   }
+  return { gw, ops, lines, adminUrl, access }
 }
 
 /**
