@@ -306,7 +306,8 @@ function contract(backend: StoreBackend): void {
     await store.put(tkey(0), '-1', 60_000)
     await store.put(tkey(2), 'x', 60_000)
     const counters = [{ key: tkey(1), weight: 1 }, { key: tkey(0), weight: 1 }, { key: tkey(2), weight: 1 }]
-    expect(await store.incrementIfUnder(counters, 1, 1_500)).toEqual({ added: true, counts: [0, 0, 0] })
+    // 5 s: long enough that the two calls below still see the counter on a stalled machine (1.5 s once was not), short enough to wait out.
+    expect(await store.incrementIfUnder(counters, 1, 5_000)).toEqual({ added: true, counts: [0, 0, 0] })
     expect(await store.incrementIfUnder([{ key: tkey(0), weight: 1 }], 1, 1)).toEqual({ added: true, counts: [0] })
     await new Promise((r) => setTimeout(r, 5))
     expect(await store.get(tkey(0))).toBe('1')
