@@ -139,7 +139,11 @@ describe('check and serve give the same verdict', () => {
   })
 
   describe('listen and admin on one port', () => {
-    /** Whether a second server on `b` fails to bind the port a first one holds on `a`. */
+    /**
+     * Whether a second server on `b` fails to bind the port a first one holds on `a`. A port free on
+     * `a` may be held on `b` by another process of the suite (ports are per address): a refusal counts
+     * only when `b` alone can then take the port; otherwise it is tried again on another port.
+     */
     async function secondBindFails(a: string, b: string): Promise<boolean> {
       const listen = (host: string, port: number): Promise<Server | undefined> =>
         new Promise((resolve) => {
@@ -147,11 +151,19 @@ describe('check and serve give the same verdict', () => {
           s.once('error', () => resolve(undefined))
           s.listen(port, host, () => resolve(s))
         })
-      const first = await listen(a, 0)
-      if (first === undefined) throw new Error(`cannot listen on ${a}`)
-      const second = await listen(b, (first.address() as { port: number }).port)
-      await Promise.all([first, second].map((s) => s && new Promise((resolve) => s.close(resolve))))
-      return second === undefined
+      const close = (...servers: (Server | undefined)[]): Promise<unknown> => Promise.all(servers.map((s) => s && new Promise((resolve) => s.close(resolve))))
+      for (let attempt = 0; attempt < 10; attempt++) {
+        const first = await listen(a, 0)
+        if (first === undefined) throw new Error(`cannot listen on ${a}`)
+        const port = (first.address() as { port: number }).port
+        const second = await listen(b, port)
+        await close(first, second)
+        if (second !== undefined) return false
+        const alone = await listen(b, port)
+        await close(alone)
+        if (alone !== undefined) return true
+      }
+      throw new Error(`every port free on ${a} was held on ${b} by another process`)
     }
 
     it('property (seeded): hostsOverlap is the kernel\'s answer for address literals and for localhost (as this machine resolves it, 127.0.0.1 or ::1)', async () => {
