@@ -11,6 +11,7 @@
  *   made); on SQLite no write lock (before, BEGIN IMMEDIATE, waiting out busy_timeout behind
  *   another connection's writer, then failing).
  */
+import { randomUUID } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -115,24 +116,30 @@ describe('a refusal by this process\'s count only reads the store', () => {
     // MONITOR before any other client (ioredis fails MONITOR when other replies share its read).
     const monitor = await monitorClient(server.port)
     stops.push(() => monitor.disconnect())
-    const seen: string[] = []
-    monitor.on('monitor', (_time: string, args: string[], source: string) => void (source !== 'lua' && seen.push((args[0] ?? '').toLowerCase())))
+    // Each command with its arguments: a marker is found by its own key, never by being the last GET seen
+    // (MONITOR may not yet show the refusal's EVAL nor the marker when the earlier marker is still last).
+    const seen: string[][] = []
+    monitor.on('monitor', (_time: string, args: string[], source: string) => void (source !== 'lua' && seen.push([(args[0] ?? '').toLowerCase(), ...args.slice(1)])))
+    const commands = (): string[] => seen.map(([command]) => command ?? '')
     // Far above anything here: the take's WAIT answers at it (no replica), the refusal must never wait.
     const store = openRedisStore({ url: `redis://127.0.0.1:${server.port}`, keyPrefix: 'acked:', acknowledge: { replicas: 1, timeoutMs: 1000 }, commandTimeoutMs: 60_000 })
     stops.push(() => store.close())
     const throttle = createFailureThrottle({ name: 'acked', max: 1, maxAddresses: 100, store: () => store, ...clock })
     expect((await throttle.admit('10.88.0.1')).admitted).toBe(true)
-    await eventually(() => seen.includes('wait'), 20_000, 'the take and its WAIT in MONITOR')
-    const marker = async (name: string): Promise<void> => {
-      await store.get(name)
-      await eventually(() => seen.includes('get') && seen.lastIndexOf('get') === seen.length - 1, 20_000, `the marker ${name}`)
+    await eventually(() => commands().includes('wait'), 20_000, 'the take and its WAIT in MONITOR')
+    /** Reads a marker key and answers where MONITOR shows that read. */
+    const marker = async (name: string): Promise<number> => {
+      const key = `marker-${randomUUID()}-${name}`
+      await store.get(key)
+      const at = (): number => seen.findIndex(([command, ...args]) => command === 'get' && args.some((a) => a.endsWith(key)))
+      await eventually(() => at() >= 0, 20_000, `the marker ${name}`)
+      return at()
     }
-    await marker('before')
-    const from = seen.length
+    const from = await marker('before')
     const refused = await throttle.admit('10.88.0.1')
     expect(refused.admitted).toBe(false)
-    await marker('after')
-    expect(seen.slice(from, -1).filter((c) => c.startsWith('eval') || c === 'wait')).toEqual(['eval'])
+    const upTo = await marker('after')
+    expect(commands().slice(from + 1, upTo).filter((c) => c.startsWith('eval') || c === 'wait')).toEqual(['eval'])
   })
 
   it('SQLite: a refusal read while another connection holds the write lock (BEGIN IMMEDIATE)', async () => {
