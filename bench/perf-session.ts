@@ -4,8 +4,9 @@
  * share one attach and one `perf script`, each of which costs a second or two on a loaded machine
  * (mostly loading the node binary's symbols), and are told apart afterwards by pid and time.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
+import { execFileSync, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
+import { spawnTracked } from './procs.js'
 
 /** How long perf may take to attach and answer (a loaded 2-core machine took seconds). */
 const PERF_ATTACH_MS = 30_000
@@ -58,7 +59,7 @@ function controlOf(perf: ChildProcess, exited: Promise<unknown>, who: string): (
  * left two windows of a loaded machine's smoke run without a sample), and turns it off after.
  */
 export function startPerf(pids: readonly number[], file: string): PerfSession {
-  const perf = spawn('perf', ['record', '-q', '-e', 'cpu-clock', '-F', '999', '-k', 'CLOCK_MONOTONIC', '-p', pids.join(','), '-o', file, '--delay=-1', '--control=fd:3,4'], { stdio: ['ignore', 'ignore', 'ignore', 'pipe', 'pipe'] })
+  const { child: perf } = spawnTracked('perf', ['record', '-q', '-e', 'cpu-clock', '-F', '999', '-k', 'CLOCK_MONOTONIC', '-p', pids.join(','), '-o', file, '--delay=-1', '--control=fd:3,4'], { stdio: ['ignore', 'ignore', 'ignore', 'pipe', 'pipe'] })
   const exited = once(perf, 'exit')
   const command = controlOf(perf, exited, pids.join(','))
   return {

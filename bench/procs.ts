@@ -3,9 +3,10 @@
  * down whatever they forked), output into a file in the run's temp dir, and measured from
  * /proc: CPU time (schedstat, all threads) and resident memory (VmRSS, VmHWM).
  */
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process'
+import { spawn, execFileSync, type ChildProcess, type SpawnOptions } from 'node:child_process'
 import { openSync, closeSync, readdirSync, readFileSync } from 'node:fs'
 import { createConnection, createServer } from 'node:net'
+import { constants } from 'node:os'
 import { join } from 'node:path'
 
 /** Ports never taken, even when the kernel offers them. */
@@ -132,10 +133,36 @@ export function pinSelf(cpus: string): boolean {
   }
 }
 
-const running = new Set<ChildProcess>()
+/**
+ * Every child a bench driver started and has not seen exit, each the leader of its own process group
+ * (spawnTracked), with the promise of its exit. The 'exit' hook kills what is left; a signal
+ * (SIGTERM, SIGINT, SIGHUP: pkill, Ctrl-C, a closed terminal) runs no 'exit' hook by default, so
+ * the first child started installs handlers that stop every child, then exit with 128 + the signal's
+ * number. Detached children are in no terminal's process group: nothing else would stop them.
+ */
+const running = new Map<ChildProcess, Promise<void>>()
 process.once('exit', () => {
-  for (const c of running) killGroup(c, 'SIGKILL')
+  for (const c of running.keys()) killGroup(c, 'SIGKILL')
 })
+
+const STOP_SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const
+let signalsWatched = false
+let stopping = false
+
+function onStopSignal(signal: NodeJS.Signals): void {
+  const code = 128 + constants.signals[signal]
+  // A second signal while the children stop: no more waiting (the 'exit' hook sends SIGKILL).
+  if (stopping) process.exit(code)
+  stopping = true
+  process.exitCode = code
+  void Promise.allSettled([...running.keys()].map((c) => stopChild(c))).then(() => process.exit(code))
+}
+
+function watchSignals(): void {
+  if (signalsWatched) return
+  signalsWatched = true
+  for (const s of STOP_SIGNALS) process.on(s, onStopSignal)
+}
 
 function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return
@@ -144,6 +171,46 @@ function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   } catch {
     // already gone
   }
+}
+
+/** SIGTERM to the child's group, SIGKILL 3 s later if it is still there; resolves once it exited. */
+async function stopChild(child: ChildProcess): Promise<void> {
+  killGroup(child, 'SIGTERM')
+  const timer = setTimeout(() => killGroup(child, 'SIGKILL'), 3000)
+  await running.get(child)
+  clearTimeout(timer)
+}
+
+/**
+ * spawn() for a bench driver's children: in a process group of their own (stopping one takes down
+ * whatever it forked) and in the registry above, so a signal to the driver stops them too.
+ * `exited` resolves on exit, or on 'error' when it could not be spawned.
+ */
+export function spawnTracked(command: string, args: readonly string[], options: Omit<SpawnOptions, 'detached'>): { child: ChildProcess; exited: Promise<void> } {
+  watchSignals()
+  const child = spawn(command, args, { ...options, detached: true })
+  const exited = new Promise<void>((resolve) => {
+    child.once('exit', () => resolve())
+    child.once('error', () => resolve())
+  }).then(() => void running.delete(child))
+  running.set(child, exited)
+  return { child, exited }
+}
+
+/** A tracked child run to its end: its exit status and output (spawnSync's, without blocking the signal handlers). */
+export async function runTracked(command: string, args: readonly string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  const { child, exited } = spawnTracked(command, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+  let [stdout, stderr] = ['', '']
+  child.stdout?.setEncoding('utf8').on('data', (c: string) => (stdout += c))
+  child.stderr?.setEncoding('utf8').on('data', (c: string) => (stderr += c))
+  // 'close', not the exit: the pipes' last data may follow it.
+  const closed = new Promise((resolve) => child.once('close', resolve))
+  let failure: Error | undefined
+  child.once('error', (e) => (failure = e))
+  await exited
+  if (failure) throw failure
+  await closed
+  return { status: child.exitCode, stdout, stderr }
 }
 
 /** How many startTogether() starts at once: each start's readiness deadline (20 s) stays far off on a loaded machine. */
@@ -183,18 +250,12 @@ export async function startProc(spec: ProcSpec): Promise<Proc> {
   const logFile = join(spec.cwd, `${spec.name}.out`)
   const fd = openSync(logFile, 'w')
   const [command, args] = spec.cpus === undefined ? [spec.command, spec.args] : ['taskset', ['-c', spec.cpus, spec.command, ...spec.args]]
-  const child = spawn(command, args, { cwd: spec.cwd, detached: true, stdio: ['ignore', fd, fd] })
+  const { child } = spawnTracked(command, args, { cwd: spec.cwd, stdio: ['ignore', fd, fd] })
   closeSync(fd)
-  running.add(child)
   let failure: Error | undefined
-  const exited = new Promise<void>((resolve) => {
-    child.once('exit', () => resolve())
-    child.once('error', (e: NodeJS.ErrnoException) => {
-      failure = e.code === 'ENOENT' ? new Error(`${spec.command} is not installed (apt-get install -y ${spec.command})`) : e
-      resolve()
-    })
+  child.once('error', (e: NodeJS.ErrnoException) => {
+    failure = e.code === 'ENOENT' ? new Error(`${spec.command} is not installed (apt-get install -y ${spec.command})`) : e
   })
-  void exited.then(() => running.delete(child))
   const output = (): string => {
     try {
       return readFileSync(logFile, 'utf8')
@@ -206,12 +267,7 @@ export async function startProc(spec: ProcSpec): Promise<Proc> {
     name: spec.name,
     pid: child.pid ?? -1,
     output,
-    async stop() {
-      killGroup(child, 'SIGTERM')
-      const timer = setTimeout(() => killGroup(child, 'SIGKILL'), 3000)
-      await exited
-      clearTimeout(timer)
-    },
+    stop: () => stopChild(child),
   }
   const deadline = Date.now() + (spec.timeoutMs ?? 20_000)
   const alive = (): boolean => failure === undefined && child.exitCode === null && child.signalCode === null

@@ -7,9 +7,11 @@
  * when they have settled. Prints the medians and every round, one JSON line per build.
  * How docs/performance.md's session 28 measured `serve --workers 1` and `--workers 2`.
  */
-import { execFileSync, spawn } from 'node:child_process'
+import { execFileSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { createInterface } from 'node:readline'
+import type { Readable } from 'node:stream'
+import { spawnTracked } from './procs.js'
 
 interface Round {
   wall: number
@@ -39,10 +41,10 @@ const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[(xs.lengt
 /** One start of `main`: spawned, read until "listening", measured, killed with its workers. */
 async function startOnce(main: string, config: string, workers: string): Promise<Round> {
   const t0 = performance.now()
-  const child = spawn(process.execPath, [main, 'serve', '--config', config, '--workers', workers], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const { child } = spawnTracked(process.execPath, [main, 'serve', '--config', config, '--workers', workers], { stdio: ['ignore', 'pipe', 'inherit'] })
   const closed = new Promise((resolve) => child.once('close', resolve))
   await new Promise<void>((resolve, reject) => {
-    createInterface({ input: child.stdout }).on('line', (l) => l.includes('"msg":"listening"') && resolve())
+    createInterface({ input: child.stdout as Readable }).on('line', (l) => l.includes('"msg":"listening"') && resolve())
     child.once('exit', (code) => reject(new Error(`${main} exited with ${code} before listening`)))
   })
   const wall = (performance.now() - t0) / 1000

@@ -17,7 +17,6 @@
  *   request-id a request without X-Request-Id gets its id (requestIdOf)
  *   clock      one performance.now() (beside: `clock-empty`, the loop alone)
  */
-import { execFileSync, spawnSync } from 'node:child_process'
 import { createRequire } from 'node:module'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -89,9 +88,15 @@ async function runCase(name: CaseName, dist: string, calls: number, bytes: boole
   if (sink === -1) console.log(sink) // kept live
 }
 
+/**
+ * The driver's runs of this file, through bench/procs.ts's registry (a signal to the driver stops
+ * them): loaded only there, so a counted run (`--run`) does not load it.
+ */
+const runTracked = async (command: string, args: string[]): ReturnType<typeof import('./procs.js').runTracked> => (await import('./procs.js')).runTracked(command, args)
+
 /** Instructions callgrind counts for a run of `calls` calls (its summary on stderr: "Collected : N"). */
-function collected(name: CaseName, dist: string, calls: number): number {
-  const run = spawnSync('valgrind', ['--tool=callgrind', '--callgrind-out-file=/dev/null', process.execPath, '--single-threaded', '--predictable', fileURLToPath(import.meta.url), '--run', name, dist, String(calls)], { encoding: 'utf8' })
+async function collected(name: CaseName, dist: string, calls: number): Promise<number> {
+  const run = await runTracked('valgrind', ['--tool=callgrind', '--callgrind-out-file=/dev/null', process.execPath, '--single-threaded', '--predictable', fileURLToPath(import.meta.url), '--run', name, dist, String(calls)])
   const found = /Collected : (\d+)/.exec(run.stderr)
   if (run.status !== 0 || !found) throw new Error(`callgrind failed (is valgrind installed?): ${run.stderr.slice(-500)}`)
   return Number(found[1])
@@ -106,9 +111,11 @@ if (first === '--run') {
   if (!CASES.includes(name)) throw new Error(`usage: node dist/bench/unit-counts.js <${CASES.join('|')}> [other-dist …]`)
   const here = resolve(fileURLToPath(new URL('..', import.meta.url)))
   for (const dist of [here, ...rest.map((d) => resolve(d))]) {
-    const instructions = (calls: number): number => collected(name, dist, calls)
-    const perCall = Math.round((instructions(MANY) - instructions(FEW)) / (MANY - FEW))
-    const bytes = execFileSync(process.execPath, ['--max-semi-space-size=256', '--min-semi-space-size=256', fileURLToPath(import.meta.url), '--run', name, dist, String(BYTES_CALLS), 'bytes'], { encoding: 'utf8' }).trim()
+    const instructions = (calls: number): Promise<number> => collected(name, dist, calls)
+    const perCall = Math.round(((await instructions(MANY)) - (await instructions(FEW))) / (MANY - FEW))
+    const counted = await runTracked(process.execPath, ['--max-semi-space-size=256', '--min-semi-space-size=256', fileURLToPath(import.meta.url), '--run', name, dist, String(BYTES_CALLS), 'bytes'])
+    if (counted.status !== 0) throw new Error(`the bytes run of ${name} failed: ${counted.stderr.slice(-500)}`)
+    const bytes = counted.stdout.trim()
     console.log(`${name}\t${dist}\t${perCall} instructions/call\t${bytes} bytes/call`)
   }
 }
