@@ -31,7 +31,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { clientTls } from '../support/pki.js'
 import { endpointYaml } from '../support/gateway.js'
 import { assertDistFresh } from '../support/dist-fresh.js'
-import { MAIN } from '../support/process.js'
+import { logEntriesOf, MAIN } from '../support/process.js'
 import { useSpawnedGateways } from '../support/spawned-gateways.js'
 import { HOLD_LISTEN } from '../support/hold-listen.js'
 import { childPids, eventually, isAlive } from './helpers.js'
@@ -87,7 +87,7 @@ function startInstance(name: string, preload: string, held: boolean, more: NodeJ
   // Whole lines only: a batch longer than a pipe write reaches us in pieces.
   for (const stream of [child.stdout, child.stderr]) createInterface({ input: stream }).on('line', (l) => void (l !== '' && output.push(l)))
   const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('close', (code, signal) => resolve({ code, signal }))) // 'close': after the output's end
-  running = { child, output, hold, exit, logEntries: (from = 0) => output.slice(from).filter((l) => l.startsWith('{"level"')).map((l) => JSON.parse(l) as Record<string, unknown>) }
+  running = { child, output, hold, exit, logEntries: logEntriesOf(output) }
   return running
 }
 

@@ -17,7 +17,7 @@ export interface GatewayProcess {
   output: string[]
   /** Settles once its output was read to the end: every process holding its pipes (workers too) exited. */
   ended: Promise<unknown>
-  /** Its JSON log lines so far (from output line `from`), parsed. */
+  /** Its JSON log lines so far (from output line `from`), parsed (once each, frozen: logEntriesOf). */
   logEntries(from?: number): Record<string, unknown>[]
   /** Resident set size and its peak, in bytes, from /proc. */
   memory(): { rss: number; peak: number }
@@ -59,7 +59,7 @@ export async function spawnGateway(configFile: string, args: string[] = [], env:
     url,
     output,
     ended: outputEnded,
-    logEntries: (from = 0) => output.slice(from).filter((l) => l.startsWith('{"level"')).map((l) => JSON.parse(l) as Record<string, unknown>),
+    logEntries: logEntriesOf(output),
     memory() {
       const status = readFileSync(`/proc/${child.pid}/status`, 'utf8')
       const kb = (field: string): number => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0) * 1024
@@ -75,6 +75,28 @@ export async function spawnGateway(configFile: string, args: string[] = [], env:
       await outputRead()
       return child.exitCode
     },
+  }
+}
+
+/**
+ * `logEntries` over a process's output lines: the JSON log lines from output line `from` on (as
+ * `output.slice(from)` counts), each line parsed once. Tests poll it (eventually(), entriesWhen)
+ * while the output grows into thousands of lines: parsing them all on every poll was work that grew
+ * with each poll. Kept by output index with the line it came from (a line replaced is parsed again);
+ * a line that does not parse is not kept and throws again on the next call, as before. Frozen: one
+ * reader cannot change what the next reads (test/ops/helpers.ts's access() does the same).
+ */
+export function logEntriesOf(output: readonly string[]): (from?: number) => Record<string, unknown>[] {
+  const parsed: ({ line: string; entry: Readonly<Record<string, unknown>> | null } | undefined)[] = []
+  return (from = 0) => {
+    const entries: Record<string, unknown>[] = []
+    for (let i = from < 0 ? Math.max(0, output.length + from) : from; i < output.length; i++) {
+      const line = output[i] as string
+      let p = parsed[i]
+      if (p?.line !== line) parsed[i] = p = { line, entry: line.startsWith('{"level"') ? Object.freeze(JSON.parse(line) as Record<string, unknown>) : null }
+      if (p.entry !== null) entries.push(p.entry)
+    }
+    return entries
   }
 }
 
