@@ -37,7 +37,7 @@ import { adminUrlOf, gatewaySet, type GatewayProcess } from '../support/process.
 import { adminRequest, CONSOLE_TOKEN } from '../console/console-support.js'
 import { createTestPki, type TestPki } from '../support/pki.js'
 import { REDIS_URL, uniqueRedisPrefix, wipeRedisPrefix } from '../support/store-backends.js'
-import { ADMIN_TOKEN, authorizeLink, cookieFor, gatewayYaml, newSealKey, pathOf, startDanceProvider, startInBrowser, type DanceProvider, type StoreYaml } from '../oauth1-dance/dance-support.js'
+import { ADMIN_TOKEN, authorizeLink, cookieFor, gatewayYaml, newSealKey, pathOf, startDanceProvider, startInBrowser, type DanceProvider, type StartedDance, type StoreYaml } from '../oauth1-dance/dance-support.js'
 
 /** The release the suite runs beside this one: the last to land before this one's changes. Move it on at each release. */
 const PINNED_PREVIOUS = 'c5c6d98f'
@@ -96,76 +96,135 @@ const call = (url: string, bearer: string): ReturnType<typeof send> => send(url,
 /** The release's process on the shared store (started, or restarted in turn, as needed). */
 type On = () => Promise<GatewayProcess>
 
-/** A dance whose link `linkOn` makes (with `headers`), opened and started on `openOn` (there too by default) and called back on `backOn`: the callback's reply. */
-async function danceAcross(linkOn: On, backOn: On, query: string, headers?: Record<string, string>, openOn: On = linkOn): Promise<ReturnType<typeof send>> {
-  const link = await authorizeLink((await linkOn()).url, query, headers)
-  const started = await startInBrowser(link, { provider, gateway: (await openOn()).url })
+/** A dance's link made on `linkOn` (with `headers`), its page and button on `openOn`: the browser at the provider. */
+async function startAcross(linkOn: On, openOn: On, query: string, headers?: Record<string, string>): Promise<StartedDance> {
+  return startInBrowser(await authorizeLink((await linkOn()).url, query, headers), { provider, gateway: (await openOn()).url })
+}
+
+/** The user approves a started dance and the browser is sent back to `backOn`: the callback's reply. */
+async function callBack(started: StartedDance, backOn: On): Promise<ReturnType<typeof send>> {
   const callbackUrl = await provider.decide(started.requestToken, 'approve')
   return send((await backOn()).url, pathOf(callbackUrl), { headers: cookieFor(started.cookie, callbackUrl) })
 }
 
-/** What one release writes and the other reads, `w` and `r` sharing one store (side by side, or in turn: each call may restart). */
+/** A dance whose link `linkOn` makes (with `headers`), opened and started on `openOn` (there too by default) and called back on `backOn`: the callback's reply. */
+async function danceAcross(linkOn: On, backOn: On, query: string, headers?: Record<string, string>, openOn: On = linkOn): Promise<ReturnType<typeof send>> {
+  return callBack(await startAcross(linkOn, openOn, query, headers), backOn)
+}
+
+/**
+ * Wrong admin tokens counted by w weigh on r: past 20 in a minute, r refuses the address. The 20
+ * and r's check must fall in one counting window (epoch minutes): across a boundary the last
+ * window's count fades (api/sliding-window.ts), and in turn r's start sits between them (a full
+ * run read 401). A first pair that straddled a boundary proves nothing and is made again from
+ * another address at handOver's next crossing, which waits, when past half of its window, for the
+ * next one: a pair within one window is what each check asserts on.
+ */
+function throttleAcross(tag: string): { count(on: On): Promise<void>; check(on: On): Promise<void> } {
+  const windowNow = (): number => Math.floor(Date.now() / THROTTLE_WINDOW_MS)
+  let tries = 0
+  let counted: { address: string; window: number } | undefined
+  let shown = false
+  const wrong = (url: string, address: string): ReturnType<typeof requestFrom> =>
+    requestFrom(`${url}/gateway/oauth1/partner/authorize?user=u1&app=bot&format=json`, { headers: { authorization: 'Bearer not-the-admin-token-but-long-enough' }, localAddress: address })
+  return {
+    /** The 20 on w (once more only when the last pair straddled a boundary). */
+    async count(on) {
+      if (shown) return
+      if (tries > 0) {
+        const intoWindow = Date.now() % THROTTLE_WINDOW_MS
+        if (intoWindow > THROTTLE_WINDOW_MS / 2) await new Promise((resolve) => setTimeout(resolve, THROTTLE_WINDOW_MS - intoWindow + 200))
+      }
+      const address = `127.33.${tag.length + 50 * tries}.${1 + Math.floor(Math.random() * 250)}`
+      const url = (await on()).url
+      const window = windowNow()
+      for (let i = 0; i < 20; i++) expect((await wrong(url, address)).status).toBe(401)
+      counted = { address, window }
+    },
+    /** r's answer to the 21st: 429 when the pair fell in one window (always on the last try). */
+    async check(on) {
+      if (shown) return
+      const { address, window } = counted as { address: string; window: number }
+      const status = (await wrong((await on()).url, address)).status
+      tries += 1
+      if (windowNow() !== window && tries < 2) return
+      expect(status).toBe(429)
+      shown = true
+    },
+  }
+}
+
+/**
+ * What one release writes and the other reads, `w` and `r` sharing one store (side by side, or in
+ * turn: each call may restart, seconds each). The steps run in five lives, w r w r w, each check
+ * still written by one release and read by the other; a later life reads what the last one wrote.
+ */
 async function handOver(on: { w: On; r: On }, tag: string): Promise<void> {
   const w = async (): Promise<string> => (await on.w()).url
   const r = async (): Promise<string> => (await on.r()).url
-  // A caller's bearer, exchanged on w, for a user whose dance w starts and r completes.
   const user = `user-${tag}`
+  const anon = `anon-${tag}`
+  const asAnon = async (): Promise<Record<string, string>> => ({ authorization: `Bearer ${await jwt({ sub: anon, isAnonymous: true })}` })
+  const consoleOf = async (g: On): Promise<string> => `${await adminUrlOf(await g())}/console/`
+  const throttle = throttleAcross(tag)
+
+  // w: a caller's bearer exchanged for a user, whose dance w starts (r completes it).
   const assertion = await jwt({ sub: user, jti: randomUUID() })
   const exchanged = await exchange(await w(), assertion)
   expect(exchanged.status, exchanged.text).toBe(200)
   const bearer = exchanged.json<{ access_token: string }>().access_token
   // Both releases issue bearers that carry their tag (since 8955743f), and each must take the other's.
   expect(carriesGatewayBearer(bearer), `spelled by the writer (${tag})`).toBe(true)
-  const done = await danceAcross(on.w, on.r, `user=${user}&app=bot`)
-  expect([done.status, done.text.includes('Authorization complete')], done.text).toEqual([200, true])
-  // A one-time link w made, opened on r (its page and button: r's dance), called back on w: each release reads the other's link and pending request.
-  const linked = await danceAcross(on.w, on.w, `user=${user}&app=bot`, undefined, on.r)
-  expect([linked.status, linked.text.includes('Authorization complete')], linked.text).toEqual([200, true])
-  const onR = await call(await r(), bearer)
-  expect(onR.status, onR.text).toBe(200)
-  const onW = await call(await w(), bearer)
-  expect([onW.status, onW.json<{ token: string }>().token], onW.text).toEqual([200, onR.json<{ token: string }>().token])
-  // The assertion's jti, recorded by w, is a replay on r.
-  const replay = await exchange(await r(), assertion)
-  expect([replay.status, replay.text.includes('possibly a replay')], replay.text).toEqual([401, true])
-
-  // An anonymous user's link made on w, opened on r, called back on w (each reads the other's anonymous
-  // link and pending request, their life in clear bound in clearBinding); the token w stored, moved by r
-  // to the known user, used on w.
-  const anon = `anon-${tag}`
-  const anonDone = await danceAcross(on.w, on.w, '', { authorization: `Bearer ${await jwt({ sub: anon, isAnonymous: true })}` }, on.r)
-  expect([anonDone.status, anonDone.text.includes('Authorization complete')], anonDone.text).toEqual([200, true])
-  // The anonymous user's token as w stored it (its life in clear bound in clearBinding) signs on r.
-  const asAnonymous = await send(await r(), '/proxy/partner/resource/r', { headers: { 'proxy-authorization': `Bearer ${await jwt({ sub: anon, isAnonymous: true })}` } })
-  expect(asAnonymous.status, asAnonymous.text).toBe(200)
-  const merged = await exchange(await r(), await jwt({ sub: `known-${tag}`, identityToMerge: anon, jti: randomUUID() }))
-  expect(merged.status, merged.text).toBe(200)
-  const afterMerge = await call(await w(), merged.json<{ access_token: string }>().access_token)
-  expect(afterMerge.status, afterMerge.text).toBe(200)
-
-  // Wrong admin tokens counted by w weigh on r: past 20 in a minute, r refuses the address.
-  const address = `127.33.${tag.length}.${1 + Math.floor(Math.random() * 250)}`
-  const wrong = (url: string): ReturnType<typeof requestFrom> =>
-    requestFrom(`${url}/gateway/oauth1/partner/authorize?user=u1&app=bot&format=json`, { headers: { authorization: 'Bearer not-the-admin-token-but-long-enough' }, localAddress: address })
-  // The 20 and r's check in one counting window (epoch minutes): across a boundary the last window's
-  // count fades (api/sliding-window.ts), and in turn r's start sits between them (a full run read 401).
-  const intoWindow = Date.now() % THROTTLE_WINDOW_MS
-  if (intoWindow > THROTTLE_WINDOW_MS / 2) await new Promise((resolve) => setTimeout(resolve, THROTTLE_WINDOW_MS - intoWindow + 200))
-  const wUrl = await w()
-  for (let i = 0; i < 20; i++) expect((await wrong(wUrl)).status).toBe(401)
-  expect((await wrong(await r())).status).toBe(429)
-
+  const started = await startAcross(on.w, on.w, `user=${user}&app=bot`)
+  // One-time links w makes, opened on r (its page and button: r's dance), called back on w: each release
+  // reads the other's link and pending request. The user's second; an anonymous user's (their life in
+  // clear bound in clearBinding), whose token w stores and r moves to the known user.
+  const link = await authorizeLink(await w(), `user=${user}&app=bot`)
+  const anonLink = await authorizeLink(await w(), '', await asAnon())
   // A console session signed in on w works on r; signed out on r, w refuses it.
-  const consoleOf = async (g: On): Promise<string> => `${await adminUrlOf(await g())}/console/`
   const signedIn = await adminRequest(`${await consoleOf(on.w)}api/login`, { method: 'POST', origin: new URL(await consoleOf(on.w)).origin, body: { token: CONSOLE_TOKEN } })
   expect(signedIn.status, signedIn.text).toBe(200)
   const cookie = String(signedIn.headers['set-cookie']).split(';')[0] as string
   const csrf = (JSON.parse(signedIn.text) as { csrf: string }).csrf
   const overview = async (g: On): Promise<number> => (await adminRequest(`${await consoleOf(g)}api/overview`, { cookie })).status
+  // Last in w's life, first in r's: the fewer seconds between them, the rarer a window boundary.
+  await throttle.count(on.w)
+
+  // r: the throttle's check; the user's dance w started completes; the assertion's jti, recorded by w, is a replay.
+  await throttle.check(on.r)
+  const done = await callBack(started, on.r)
+  expect([done.status, done.text.includes('Authorization complete')], done.text).toEqual([200, true])
+  const replay = await exchange(await r(), assertion)
+  expect([replay.status, replay.text.includes('possibly a replay')], replay.text).toEqual([401, true])
+  const linked = await startInBrowser(link, { provider, gateway: await r() })
+  const anonStarted = await startInBrowser(anonLink, { provider, gateway: await r() })
   expect(await overview(on.r)).toBe(200)
   const out = await adminRequest(`${await consoleOf(on.r)}api/logout`, { method: 'POST', cookie, origin: new URL(await consoleOf(on.r)).origin, csrf, body: {} })
   expect(out.status, out.text).toBe(200)
+
+  // w: both links' dances called back (the user's token, replacing the one r stored, and the anonymous user's).
+  const linkedDone = await callBack(linked, on.w)
+  expect([linkedDone.status, linkedDone.text.includes('Authorization complete')], linkedDone.text).toEqual([200, true])
+  const anonDone = await callBack(anonStarted, on.w)
+  expect([anonDone.status, anonDone.text.includes('Authorization complete')], anonDone.text).toEqual([200, true])
   expect(await overview(on.w)).toBe(401)
+  await throttle.count(on.w)
+
+  // r: the user's token w stored signs for the bearer; the anonymous user's token as w stored it (its life in
+  // clear bound in clearBinding) signs, and moves to the known user (identityToMerge).
+  await throttle.check(on.r)
+  const onR = await call(await r(), bearer)
+  expect(onR.status, onR.text).toBe(200)
+  const asAnonymous = await send(await r(), '/proxy/partner/resource/r', { headers: { 'proxy-authorization': (await asAnon()).authorization as string } })
+  expect(asAnonymous.status, asAnonymous.text).toBe(200)
+  const merged = await exchange(await r(), await jwt({ sub: `known-${tag}`, identityToMerge: anon, jti: randomUUID() }))
+  expect(merged.status, merged.text).toBe(200)
+
+  // w: the same token signs here; the token r moved is used.
+  const onW = await call(await w(), bearer)
+  expect([onW.status, onW.json<{ token: string }>().token], onW.text).toEqual([200, onR.json<{ token: string }>().token])
+  const afterMerge = await call(await w(), merged.json<{ access_token: string }>().access_token)
+  expect(afterMerge.status, afterMerge.text).toBe(200)
 }
 
 describe('an earlier release and this one on one store', () => {
