@@ -4,8 +4,8 @@
 #   bash scripts/rolling-upgrade.sh COMMIT...      e.g. bash scripts/rolling-upgrade.sh v1.4.0 HEAD~300
 #
 # Each COMMIT is built once into the cache by scripts/previous-release.sh (git archive, this clone's
-# node_modules, its own tsconfig); test/store/rolling-upgrade.test.ts then runs against it (Redis side
-# by side, SQLite in turn, both directions) with MTLS_GATEWAY_PREVIOUS naming it (the suite runs
+# node_modules, built as its npm run build does); test/store/rolling-upgrade.test.ts then runs against
+# it (Redis side by side, SQLite in turn, both directions) with MTLS_GATEWAY_PREVIOUS naming it (the suite runs
 # that file beside the one release it pins). Needs what the suite needs (a real Redis, python3 for the
 # test provider). Environment: MTLS_GATEWAY_CACHE (default ${XDG_CACHE_HOME:-$HOME/.cache}/mtls-gateway).
 set -euo pipefail
