@@ -41,7 +41,7 @@ export async function execWrite(redis: RedisClient, key: string, write: RedisWri
     if (ack !== undefined) p.wait(ack.replicas, ack.timeoutMs)
   }
   // A write answered MOVED or ASK ran nowhere: only the one sent after it may have.
-  if (isCluster(redis)) return execClusterWrite(redis, key, build, () => void sent.pop())
+  if (isCluster(redis)) return execClusterWrite(redis, key, build, () => void sent.pop(), () => sent.at(-1)?.isTraced !== true)
   return execOn(redis, build)
 }
 
@@ -93,15 +93,35 @@ class RedirectNodeEnded extends Error {
   }
 }
 
-async function execClusterWrite(cluster: Cluster, key: string, build: (p: Pipeline) => void, redirected: () => void): Promise<unknown[]> {
+/**
+ * `unwritten`: whether the write of the last try was never written (ioredis marks a command `isTraced`
+ * as it writes it). ioredis drops the connection of a node a slot refresh finds owning no slot (the
+ * last of its slots moved away) and fails what waited on it, unwritten, with CLIENT_ENDED: that write
+ * ran nowhere, and goes to the primary the refreshed map names instead. A node still named (down, or a
+ * MOVED's owner that cannot be reached) and an ASK's (a one-shot redirect) fail as before.
+ */
+async function execClusterWrite(cluster: Cluster, key: string, build: (p: Pipeline) => void, redirected: () => void, unwritten: () => boolean): Promise<unknown[]> {
+  const slot = calculateSlot(key)
   let node = await slotPrimary(cluster, key)
   let asking = false
   /** The redirect that named `node` ("ASK 127.0.0.1:7001"), once one was followed. */
   let namedBy: string | undefined
   // ioredis's words for a connection that ended name no node: the operator needs the one a redirect named.
   const named = (e: unknown): unknown => (namedBy !== undefined && isClientEnded(e) ? new RedirectNodeEnded(namedBy) : e)
+  /** Whether `failure` of a try on `node` is its connection dropped by a slot refresh, the write unwritten (above). */
+  const dropped = (failure: unknown, redirects: number): boolean => {
+    const owner = cluster.slots[slot]?.[0]
+    return !asking && redirects < MAX_REDIRECTS && isClientEnded(failure) && unwritten() && owner !== undefined && owner !== `${node.options.host ?? ''}:${node.options.port ?? ''}`
+  }
   for (let redirects = 0; ; redirects++) {
-    const results = await onNode(node, asking, build).catch((e: unknown) => Promise.reject(named(e)))
+    // The pipeline answers a connection's end as each command's error, or rejects when it had ended before.
+    const results = await onNode(node, asking, build).catch((e: unknown) => [[e as Error, undefined]] as [Error, undefined][])
+    if (dropped(results[0]?.[0], redirects)) {
+      redirected()
+      node = await slotPrimary(cluster, key)
+      namedBy = undefined
+      continue
+    }
     const redirect = REDIRECT.exec(results[0]?.[0]?.message ?? '')
     if (redirect === null || redirects === MAX_REDIRECTS) return pipelineReplies(results.map(([err, reply]) => [err && (named(err) as Error), reply]))
     redirected()
