@@ -16,6 +16,7 @@ import Database from 'better-sqlite3'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { send, type Reply } from '../support/gateway.js'
 import { usePausableRedis } from '../support/redis-server.js'
+import { stateOf } from '../support/stopped-process.js'
 import { accessLineWhere, eventually, scrape, startOpsGateway, type OpsGateway } from '../ops/helpers.js'
 import { authorizeLink, cookieFor, gatewayYaml, pathOf, setCookiesOf, startInBrowser, type StoreYaml } from './dance-support.js'
 import { useDanceProvider } from './dance-gateway.js'
@@ -91,8 +92,8 @@ async function apiErrors(g: OpsGateway): Promise<number> {
   return samples.filter((s) => s.name === 'mtls_gateway_requests_total' && s.labels.endpoint === '_gateway' && s.labels.status_class === '5xx').reduce((n, s) => n + s.value, 0)
 }
 
-/** Another process holding the SQLite file's write lock (BEGIN IMMEDIATE) until release(). */
-async function lockSqlite(file: string): Promise<{ release(): Promise<void> }> {
+/** Another process holding the SQLite file's write lock (BEGIN IMMEDIATE) until release(); held() while it runs. */
+async function lockSqlite(file: string): Promise<{ held(): boolean; release(): Promise<void> }> {
   const child: ChildProcess = spawn('/usr/bin/python3', ['-c', "import sqlite3,sys\nc=sqlite3.connect(sys.argv[1],isolation_level=None)\nc.execute('BEGIN IMMEDIATE')\nprint('locked',flush=True)\nsys.stdin.read()", file], { stdio: ['pipe', 'pipe', 'inherit'] })
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
   await new Promise<void>((resolve, reject) => {
@@ -100,10 +101,26 @@ async function lockSqlite(file: string): Promise<{ release(): Promise<void> }> {
     child.once('exit', (code) => reject(new Error(`the locking process exited ${code}`)))
   })
   return {
+    held: () => child.exitCode === null && child.signalCode === null,
     async release() {
       child.stdin?.end()
       await exited
     },
+  }
+}
+
+/** Whether a writer of `file` is refused at once (SQLITE_BUSY): another connection holds the write lock. */
+function writeRefused(file: string): boolean {
+  const probe = new Database(file, { timeout: 0 })
+  try {
+    probe.exec('BEGIN IMMEDIATE')
+    probe.exec('ROLLBACK')
+    return false
+  } catch (e) {
+    if ((e as { code?: unknown }).code !== 'SQLITE_BUSY') throw e
+    return true
+  } finally {
+    probe.close()
   }
 }
 
@@ -155,10 +172,12 @@ const storeKey = (kind: 'link' | 'request', secret: string): string => `oauth1:$
  * provider resumes: the gateway's next write meets the lock. Resolves to the reply.
  */
 async function lockedAfterTake(file: string, key: string, request: () => Promise<Reply>): Promise<Reply> {
-  process.kill(fixture.provider.pid, 'SIGSTOP')
+  const provider = fixture.provider.pid
+  process.kill(provider, 'SIGSTOP')
   let resumed = false
-  let lock: { release(): Promise<void> } | undefined
+  let lock: Awaited<ReturnType<typeof lockSqlite>> | undefined
   try {
+    await eventually(() => stateOf(provider) === 'T', 10_000, 'the provider to stop')
     const reply = request()
     const db = new Database(file, { readonly: true })
     try {
@@ -168,11 +187,17 @@ async function lockedAfterTake(file: string, key: string, request: () => Promise
       db.close()
     }
     lock = await lockSqlite(file)
-    process.kill(fixture.provider.pid, 'SIGCONT')
+    // What the gateway's next write meets, checked rather than assumed (CI once saw the 200 here, in 2 s:
+    // no write waited out the lock): a writer is refused now, and the provider has not answered yet.
+    expect(writeRefused(file), 'the file\'s write lock held by the other process').toBe(true)
+    expect(stateOf(provider), 'the provider still stopped (continued by nothing but this test)').toBe('T')
+    process.kill(provider, 'SIGCONT')
     resumed = true
-    return await reply
+    const answer = await reply
+    expect(lock.held(), 'the lock held until the answer').toBe(true)
+    return answer
   } finally {
-    if (!resumed) process.kill(fixture.provider.pid, 'SIGCONT')
+    if (!resumed) process.kill(provider, 'SIGCONT')
     await lock?.release()
   }
 }

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs'
 import { eventually } from './eventually.js'
 
 /** The process state letter from /proc (T: stopped). */
-const stateOf = (pid: number): string => /\) (\S)/.exec(readFileSync(`/proc/${pid}/stat`, 'utf8'))?.[1] ?? '?'
+export const stateOf = (pid: number): string => /\) (\S)/.exec(readFileSync(`/proc/${pid}/stat`, 'utf8'))?.[1] ?? '?'
 
 /** Stops `pid`, runs `during`, and continues it (also when `during` throws). */
 export async function whileStopped(pid: number, during: () => void | Promise<void>): Promise<void> {
