@@ -4,38 +4,14 @@
  * fails with its own message, or passes late; an explicit 60 s on a hook that starts a gateway
  * cut that short and failed CI runs. Longer explicit timeouts (a failover, a build) stay allowed.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { join, relative } from 'node:path'
-import { parseAst } from 'rolldown/parseAst'
 import { describe, expect, it } from 'vitest'
 import config from '../vitest.config.js'
+import { testSources, walkAst, type AstNode } from './support/test-ast.js'
 
 const ROOT = join(import.meta.dirname, '..')
 const VITEST_FUNCTIONS = new Set(['it', 'test', 'beforeAll', 'afterAll', 'beforeEach', 'afterEach'])
-
-function testSources(dir: string): string[] {
-  return readdirSync(dir).flatMap((name) => {
-    const path = join(dir, name)
-    if (statSync(path).isDirectory()) return testSources(path)
-    return name.endsWith('.ts') ? [path] : []
-  })
-}
-
-/** The ESTree nodes this scan reads (rolldown's parser, oxc, gives ESTree for TypeScript too). */
-interface AstNode {
-  type: string
-  start: number
-  name?: string
-  value?: unknown
-  operator?: string
-  callee?: AstNode
-  object?: AstNode
-  left?: AstNode
-  right?: AstNode
-  arguments?: AstNode[]
-}
-
-const isNode = (v: unknown): v is AstNode => typeof v === 'object' && v !== null && typeof (v as { type?: unknown }).type === 'string'
 
 /** `it`, `it.each(…)`, `test.skipIf(…)`, `beforeAll`…: the vitest function a call's callee starts from. */
 function vitestFunction(callee: AstNode): string | undefined {
@@ -58,7 +34,7 @@ function numberOf(e: AstNode): number | undefined {
 export function shortTimeouts(file: string, source: string, floor: number): string[] {
   const found: string[] = []
   const lineOf = (offset: number): number => source.slice(0, offset).split('\n').length
-  const visit = (node: AstNode): void => {
+  walkAst(file, source, (node) => {
     const args = node.arguments ?? []
     if (node.type === 'CallExpression' && node.callee && vitestFunction(node.callee) !== undefined && args.length >= 2) {
       const last = args[args.length - 1] as AstNode
@@ -68,13 +44,7 @@ export function shortTimeouts(file: string, source: string, floor: number): stri
         found.push(`${file}:${lineOf(last.start)}: ${vitestFunction(node.callee)}(…, ${ms})`)
       }
     }
-    for (const [key, v] of Object.entries(node)) {
-      if (key === 'parent') continue
-      if (Array.isArray(v)) v.filter(isNode).forEach(visit)
-      else if (isNode(v)) visit(v)
-    }
-  }
-  visit(parseAst(source, { lang: 'ts' }, file) as unknown as AstNode)
+  })
   return found
 }
 

@@ -10,6 +10,7 @@ import { openRedisStore, type Store } from '../../src/store/index.js'
 import { eventually, START_DEADLINE_MS } from '../support/eventually.js'
 import type { Peer } from '../support/peers.js'
 import { startRedisServer } from '../support/redis-servers.js'
+import { sendSignal } from '../support/signals.js'
 
 describe('failure throttle through a store outage while the clock steps', () => {
   let redis: Peer
@@ -24,7 +25,7 @@ describe('failure throttle through a store outage while the clock steps', () => 
   })
   afterAll(async () => {
     vi.useRealTimers()
-    if (redis) process.kill(redis.pid, 'SIGCONT')
+    if (redis) sendSignal(redis.pid, 'SIGCONT')
     await store?.close()
     await redis?.stop()
   })
@@ -33,7 +34,7 @@ describe('failure throttle through a store outage while the clock steps', () => 
     vi.useFakeTimers({ toFake: ['Date', 'performance'], now: 40 * WINDOW + 30_000 })
     const t = createFailureThrottle({ name: 'step', max: 3, maxAddresses: 10, store: () => store })
     const admitted = async (): Promise<boolean> => (await t.admit('10.5.5.5')).admitted
-    process.kill(redis.pid, 'SIGSTOP')
+    sendSignal(redis.pid, 'SIGSTOP')
     expect([await admitted(), await admitted(), await admitted(), await admitted()]).toEqual([true, true, true, false])
     // NTP steps the clock back five minutes: the minute of those three has not passed.
     vi.setSystemTime(Date.now() - 5 * WINDOW)

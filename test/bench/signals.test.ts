@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { assertDistFresh } from '../support/dist-fresh.js'
 import { DEFAULT_DEADLINE_MS, eventually, START_DEADLINE_MS } from '../support/eventually.js'
+import { holds, sendSignal, signalGroup, take } from '../support/signals.js'
 
 // A bench driver killed by a signal (pkill -f dist/bench/run.js, Ctrl-C, a closed terminal) stops
 // the peers it started (bench/procs.ts): before, they kept running, detached, with nobody to stop them.
@@ -12,18 +13,13 @@ assertDistFresh(['src', 'bench'])
 const dir = mkdtempSync(join(tmpdir(), 'mtlsgw-bench-signals-'))
 /** Every process a test started or saw started, killed (with its group) after each test whatever happened. */
 const seen = new Set<number>()
+const drivers = new Set<ChildProcess>()
 afterEach(() => {
   // A test that failed before it signalled: the children its driver has now are taken down too.
-  for (const pid of [...seen]) for (const child of childrenOf(pid)) seen.add(child)
-  for (const pid of seen) {
-    for (const target of [-pid, pid]) {
-      try {
-        process.kill(target, 'SIGKILL')
-      } catch {
-        // gone, or no group of that id
-      }
-    }
-  }
+  for (const pid of [...seen]) if (holds(pid)) for (const child of childrenOf(pid)) seen.add(take(child, pid))
+  for (const d of drivers) signalGroup(d, 'SIGKILL')
+  for (const pid of seen) if (!signalGroup(pid, 'SIGKILL')) sendSignal(pid, 'SIGKILL')
+  drivers.clear()
   seen.clear()
 })
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
@@ -55,7 +51,8 @@ function alive(pid: number): boolean {
  */
 function driver(args: string[]): { child: ChildProcess; stderr: () => string; exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }> } {
   const child = spawn(process.execPath, args, { detached: true, env: { ...process.env, TMPDIR: dir }, stdio: ['ignore', 'ignore', 'pipe'] })
-  if (child.pid !== undefined) seen.add(child.pid)
+  drivers.add(child)
+  if (child.pid !== undefined) seen.add(take(child.pid))
   let stderr = ''
   child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()))
   const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })))
@@ -64,7 +61,7 @@ function driver(args: string[]): { child: ChildProcess; stderr: () => string; ex
 
 /** Sends `signal` to the driver; expects none of `children` to outlive it, and its exit status 128 + the signal's number. */
 async function signalAndCheck(d: ReturnType<typeof driver>, children: number[], signal: NodeJS.Signals): Promise<void> {
-  process.kill(d.child.pid as number, signal)
+  sendSignal(d.child, signal)
   const exited = await d.exit
   // A generous bound for a bound's sake: the driver waits for its children before it exits.
   await eventually(() => children.every((pid) => !alive(pid)), 2 * DEFAULT_DEADLINE_MS, 'the children to be gone').catch(() => undefined)
@@ -80,7 +77,7 @@ async function childrenOnceUp(d: ReturnType<typeof driver>, ready: () => boolean
   await eventually(() => ready() || d.child.exitCode !== null, START_DEADLINE_MS, 'the driver to start its children')
   expect(d.child.exitCode, d.stderr()).toBeNull()
   const children = childrenOf(d.child.pid as number)
-  for (const pid of children) seen.add(pid)
+  for (const pid of children) seen.add(take(pid, d.child.pid))
   return children
 }
 

@@ -16,6 +16,7 @@ import { adminUrlOf, exitedOf, MAIN } from '../support/process.js'
 import { useSpawnedGateways } from '../support/spawned-gateways.js'
 import { eventually, get } from '../ops/helpers.js'
 import { spawn } from 'node:child_process'
+import { sendSignal, signalGroup } from '../support/signals.js'
 
 const BROKEN_CONSOLE = `data:text/javascript,${encodeURIComponent(`
 import { registerHooks } from 'node:module'
@@ -54,7 +55,7 @@ describe('a console that cannot load', () => {
       // The install is fixed, and the operator reloads: the console serves, no restart.
       writeFileSync(fixed, '')
       const again = gp.output.length
-      process.kill(gp.child.pid as number, 'SIGHUP')
+      sendSignal(gp.child, 'SIGHUP')
       await eventually(() => gp.logEntries(again).find((e) => e.msg === LOADED_AT_LAST || e.msg === LOAD_FAILED), 60_000, 'the import to be tried again')
       expect(gp.logEntries(again).filter((e) => e.msg === LOAD_FAILED)).toEqual([])
       expect(gp.logEntries(again).find((e) => e.msg === LOADED_AT_LAST)).toMatchObject({ level: 'info', pid: gp.child.pid })
@@ -76,7 +77,7 @@ describe('a console that cannot load', () => {
       expect(await Promise.race([exited, new Promise((r) => setTimeout(() => r('still running after 60 s'), 60_000))])).toBe(1)
       expect(stderr).toContain('mtls-gateway: injected: cannot load the console host')
     } finally {
-      if (child.exitCode === null && child.signalCode === null) process.kill(-(child.pid as number), 'SIGKILL')
+      if (child.exitCode === null && child.signalCode === null) signalGroup(child, 'SIGKILL')
     }
   }, 120_000)
 })

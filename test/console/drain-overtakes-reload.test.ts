@@ -22,6 +22,7 @@ import { untilOrder } from '../support/until-order.js'
 import type { Reply } from '../support/admin-request.js'
 import { apiSession } from './console-support.js'
 import { useDrainConsoleRig } from './drain-console-rig.js'
+import { sendSignal } from '../support/signals.js'
 
 const rig = useDrainConsoleRig('console-overtaken-reload')
 const ABANDONED = 'draining: reload abandoned (the instance is shutting down; start the next one with the new config)'
@@ -69,7 +70,7 @@ describe("the console's reload that a drain overtakes", () => {
             const r = consoleRequest(agent, `${consoleUrl}api/reload`, { ...headers, 'x-csrf-token': s.csrf, 'content-type': 'application/json' }, '{}')
             reload = r.reply
             await r.written
-            process.kill(pid, 'SIGTERM')
+            sendSignal(pid, 'SIGTERM')
           })
           // The drain closes a kept-alive connection it finds idle: one whose request it had not read yet.
           const answered = await (reload as Promise<Reply>).catch((e: NodeJS.ErrnoException) => e)

@@ -15,6 +15,7 @@ import { startOpsGateway, type OpsGateway } from '../ops/helpers.js'
 import type { Peer } from '../support/peers.js'
 import { startRedisServer } from '../support/redis-servers.js'
 import { ADMIN_TOKEN, adminTlsEnv, adminTlsYaml, createAdminPki, curl, setCookie, type AdminPki, type CurlReply } from './admin-tls-support.js'
+import { sendSignal } from '../support/signals.js'
 
 let a: AdminPki
 let redis: Peer
@@ -37,7 +38,7 @@ beforeAll(async () => {
 })
 
 afterAll(async () => {
-  if (paused) process.kill(redis.pid, 'SIGCONT')
+  if (paused) sendSignal(redis.pid, 'SIGCONT')
   await gw?.gw.close()
   await redis?.stop()
   if (dir) rmSync(dir, { recursive: true, force: true })
@@ -62,7 +63,7 @@ describe('the console while the store does not answer', () => {
     const { csrf } = JSON.parse(login.body) as { csrf: string }
     expect((await getAs('overview', { cookie })).status).toBe(200)
 
-    process.kill(redis.pid, 'SIGSTOP')
+    sendSignal(redis.pid, 'SIGSTOP')
     paused = true
     let during = ''
     let duringCsrf = ''
@@ -89,7 +90,7 @@ describe('the console while the store does not answer', () => {
       expect((await getAs('overview', { cookie: during })).status).toBe(401)
     } finally {
       // Resumed even when an expectation above failed, so the next test has its store.
-      process.kill(redis.pid, 'SIGCONT')
+      sendSignal(redis.pid, 'SIGCONT')
       paused = false
     }
     const back = await getAs('overview', { cookie })

@@ -17,6 +17,7 @@ import { eventually, scrape, valueOf } from '../ops/helpers.js'
 import { adminRequest, apiSession, CONSOLE_TOKEN, rigYaml } from './console-support.js'
 import { inOneWindow, times } from '../api/throttle-support.js'
 import { START_DEADLINE_MS } from '../support/eventually.js'
+import { sendSignal } from '../support/signals.js'
 
 let pki: TestPki
 let provider: DanceProvider
@@ -109,7 +110,7 @@ describe('console with --workers 2', () => {
     const before = (await overview()).totals.requests
     expect(before).toBeGreaterThanOrEqual(20)
     const victim = (JSON.parse(gp.output.find((l) => l.includes('"msg":"request"')) as string) as { pid: number }).pid
-    process.kill(victim, 'SIGKILL')
+    sendSignal(victim, 'SIGKILL')
     const admin = consoleUrl.slice(0, -'/console/'.length)
     await eventually(async () => valueOf(await scrape(admin), 'mtls_gateway_worker_restarts_total') === 1, 30_000, 'the restart to be counted')
     await eventually(async () => (await adminRequest(`${admin}/readyz`, {})).status === 200, START_DEADLINE_MS, 'readiness after the restart')

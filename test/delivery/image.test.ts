@@ -18,6 +18,7 @@ import type { TLSSocket } from 'node:tls'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { buildah, buildahCommand, freePort, imageConfig, processUids, readOnlyRootArgv, spawnContainer, type ContainerProcess } from './container.js'
+import { sendSignal, take } from '../support/signals.js'
 
 const run = promisify(execFile)
 const PREBUILT = process.env.MTLS_GATEWAY_IMAGE
@@ -107,7 +108,7 @@ describe.skipIf(!enabled)('container image (buildah)', () => {
   afterAll(async () => {
     if (gw && gw.child.exitCode === null) {
       const pid = gw.nodePid()
-      if (pid) process.kill(pid, 'SIGKILL')
+      if (pid) sendSignal(take(pid), 'SIGKILL')
       gw.child.kill('SIGKILL')
       await gw.exited
     }
@@ -221,7 +222,7 @@ describe.skipIf(!enabled)('container image (buildah)', () => {
 
   it('drains on SIGTERM sent to node (PID of the exec-form entrypoint) and exits 0', async () => {
     const pid = gw.nodePid() as number
-    process.kill(pid, 'SIGTERM')
+    sendSignal(take(pid), 'SIGTERM')
     await gw.waitFor(/draining/, 30_000)
     expect(await gw.exited).toBe(0)
     expect(gw.output.join('\n')).toMatch(/drained/)
@@ -242,12 +243,12 @@ describe.skipIf(!enabled)('container image (buildah)', () => {
       expect(res.status, await res.clone().text()).toBe(200)
       expect(existsSync(join(work, 'state-ro/gateway.db'))).toBe(true)
       const pid = ro.nodePid() as number
-      process.kill(pid, 'SIGTERM')
+      sendSignal(take(pid), 'SIGTERM')
       expect(await ro.exited).toBe(0)
     } finally {
       if (ro.child.exitCode === null) {
         const pid = ro.nodePid()
-        if (pid) process.kill(pid, 'SIGKILL')
+        if (pid) sendSignal(take(pid), 'SIGKILL')
         await ro.exited
       }
     }

@@ -21,6 +21,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symli
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
+import { signalGroup } from '../support/signals.js'
 
 interface Block { line: number; lang: string; mark: 'run' | 'skip' | 'unmarked'; reason: string; code: string }
 
@@ -75,11 +76,11 @@ function runBlock(dir: string, code: string): Promise<{ code: number | null; out
     let output = ''
     child.stdout.setEncoding('utf8').on('data', (c: string) => (output += c))
     child.stderr.setEncoding('utf8').on('data', (c: string) => (output += c))
-    const timer = setTimeout(() => process.kill(-(child.pid as number), 'SIGKILL'), 4 * 60_000)
+    const timer = setTimeout(() => signalGroup(child, 'SIGKILL'), 4 * 60_000)
     child.on('close', (status) => {
       clearTimeout(timer)
       try {
-        process.kill(-(child.pid as number), 'SIGKILL') // anything the block left behind
+        signalGroup(child, 'SIGKILL') // anything the block left behind
       } catch {
         // the group is already gone
       }

@@ -18,6 +18,7 @@ import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
 import { send, type Reply } from '../support/gateway.js'
 import { START_DEADLINE_MS } from '../support/eventually.js'
 import type { Store } from '../../src/store/index.js'
+import { takeChild } from '../support/signals.js'
 
 const SCRIPT = fileURLToPath(new URL('./provider_two_ports.py', import.meta.url))
 
@@ -78,7 +79,7 @@ export async function startDanceProvider(pki: TestPki, extra: Record<string, unk
   const agent = trustingAgent(pki)
   let closing: Promise<void> | undefined
   return {
-    pid: child.pid ?? -1,
+    pid: takeChild(child),
     apiPort: ports.port,
     browserPort: ports.browser_port,
     browserUrl,

@@ -16,6 +16,7 @@ import type { Peer } from '../support/peers.js'
 import { adminRequest, type Reply } from '../support/admin-request.js'
 import { ADMIN_TOKEN, gatewayYaml } from './dance-support.js'
 import { useDanceProvider } from './dance-gateway.js'
+import { sendSignal } from '../support/signals.js'
 
 // Long enough that a second wait stands out from a loaded machine's slowness.
 const COMMAND_TIMEOUT_MS = 3_000
@@ -44,7 +45,7 @@ beforeAll(async () => {
 })
 
 afterAll(async () => {
-  if (paused) process.kill(redis.pid, 'SIGCONT')
+  if (paused) sendSignal(redis.pid, 'SIGCONT')
   await g?.gw.close()
   await redis?.stop()
   if (dir) rmSync(dir, { recursive: true, force: true })
@@ -64,7 +65,7 @@ describe('a request while the redis-server is paused (SIGSTOP)', () => {
   it('waits out commandTimeout once: console sign-in 200, revoke and authorize 503 store_unavailable', async () => {
     // Signed in once with the store up: the session key is read, and kept for the outage.
     expect((await signIn()).status).toBe(200)
-    process.kill(redis.pid, 'SIGSTOP')
+    sendSignal(redis.pid, 'SIGSTOP')
     paused = true
     try {
       const login = await timed(signIn)
@@ -77,7 +78,7 @@ describe('a request while the redis-server is paused (SIGSTOP)', () => {
         expect(r.ms, `${method} ${path}`).toBeLessThan(ONE_WAIT_BOUND_MS)
       }
     } finally {
-      process.kill(redis.pid, 'SIGCONT')
+      sendSignal(redis.pid, 'SIGCONT')
       paused = false
     }
   })

@@ -21,6 +21,7 @@ import { accessLineWhere, eventually, scrape, startOpsGateway, type OpsGateway }
 import { authorizeLink, cookieFor, gatewayYaml, pathOf, setCookiesOf, startInBrowser, type StoreYaml } from './dance-support.js'
 import { useDanceProvider } from './dance-gateway.js'
 import { expectDancePage, expectFailurePage } from './dance-pages.js'
+import { sendSignal } from '../support/signals.js'
 
 const FORM = { 'content-type': 'application/x-www-form-urlencoded' }
 
@@ -173,7 +174,7 @@ const storeKey = (kind: 'link' | 'request', secret: string): string => `oauth1:$
  */
 async function lockedAfterTake(file: string, key: string, request: () => Promise<Reply>): Promise<Reply> {
   const provider = fixture.provider.pid
-  process.kill(provider, 'SIGSTOP')
+  sendSignal(provider, 'SIGSTOP')
   let resumed = false
   let lock: Awaited<ReturnType<typeof lockSqlite>> | undefined
   try {
@@ -191,13 +192,13 @@ async function lockedAfterTake(file: string, key: string, request: () => Promise
     // no write waited out the lock): a writer is refused now, and the provider has not answered yet.
     expect(writeRefused(file), 'the file\'s write lock held by the other process').toBe(true)
     expect(stateOf(provider), 'the provider still stopped (continued by nothing but this test)').toBe('T')
-    process.kill(provider, 'SIGCONT')
+    sendSignal(provider, 'SIGCONT')
     resumed = true
     const answer = await reply
     expect(lock.held(), 'the lock held until the answer').toBe(true)
     return answer
   } finally {
-    if (!resumed) process.kill(provider, 'SIGCONT')
+    if (!resumed) sendSignal(provider, 'SIGCONT')
     await lock?.release()
   }
 }

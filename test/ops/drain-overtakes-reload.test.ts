@@ -24,6 +24,7 @@ import { adminUrlOf, exitedOf, spawnGateway } from '../support/process.js'
 import { whileStopped } from '../support/stopped-process.js'
 import { untilOrder } from '../support/until-order.js'
 import { eventually, scrape, valueOf } from './helpers.js'
+import { sendSignal } from '../support/signals.js'
 
 const held = useHoldingUpstream()
 
@@ -31,7 +32,7 @@ const DRAINING = 'draining: no new connections, waiting for in-flight requests'
 const ADOPTED = /^(config reloaded|reload accepted by every worker|config reload failed; keeping the last good config)$/
 
 /** SIGHUP then SIGTERM, handled in one turn of `pid`: sent while it is stopped, then SIGCONT. */
-const reloadThenDrain = (pid: number): Promise<void> => whileStopped(pid, () => void (process.kill(pid, 'SIGHUP'), process.kill(pid, 'SIGTERM')))
+const reloadThenDrain = (pid: number): Promise<void> => whileStopped(pid, () => void (sendSignal(pid, 'SIGHUP'), sendSignal(pid, 'SIGTERM')))
 
 type Order = 'overtaken' | 'drain-first' | 'reload-first'
 

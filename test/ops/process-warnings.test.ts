@@ -12,6 +12,7 @@ import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
 import { spawnGateway, type GatewayProcess } from '../support/process.js'
 import { eventually } from '../support/eventually.js'
 import { childPids } from './helpers.js'
+import { sendSignal, take } from '../support/signals.js'
 
 const SECRET = 'warning-field-secret-4f1c9a'
 // On SIGWINCH (unused by the gateway; ignored by default) the process emits a warning naming the secret, as a careless library might.
@@ -41,7 +42,7 @@ const warningsOf = (gp: GatewayProcess, pid: number): Record<string, unknown>[] 
 const plainOrSecret = (gp: GatewayProcess): string[] => gp.output.filter((l) => l.includes(SECRET) || l.startsWith('(node:') || l.includes('--trace-warnings'))
 
 async function expectLoggedWarning(gp: GatewayProcess, pid: number): Promise<void> {
-  process.kill(pid, 'SIGWINCH')
+  sendSignal(pid, 'SIGWINCH')
   const line = await eventually(() => warningsOf(gp, pid)[0], undefined, `the warning line of ${pid}`)
   expect(warningsOf(gp, pid)).toHaveLength(1)
   expect(line).toMatchObject({ level: 'warn', code: 'DEMO_CODE', warning: 'DemoLibraryWarning' })
@@ -60,7 +61,7 @@ describe('process warnings', () => {
     const gp = await spawnGateway(config, ['--workers', '2'], { NODE_OPTIONS: `--require ${preload}` })
     running.push(gp)
     const primary = gp.child.pid as number
-    const workers = childPids(primary)
+    const workers = childPids(primary).map((pid) => take(pid, primary))
     expect(workers).toHaveLength(2)
     for (const pid of [primary, ...workers]) await expectLoggedWarning(gp, pid)
     expect(plainOrSecret(gp)).toEqual([])

@@ -15,6 +15,7 @@ import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
 import { endpointYaml, send } from '../support/gateway.js'
 import { adminUrlOf, type GatewayProcess } from '../support/process.js'
 import { eventually, replaceFile, scrape, spawnTwoWorkers, valueOf, type Sample } from './helpers.js'
+import { sendSignal } from '../support/signals.js'
 
 /** Calls on each endpoint. */
 const CALLS = 12
@@ -71,22 +72,22 @@ describe('series of an endpoint and a profile a reload removes, with `serve --wo
     const [first, second] = workers as [number, number]
 
     // One worker exits before the reload: its counts join what the primary keeps of exited workers.
-    process.kill(first, 'SIGKILL')
+    sendSignal(first, 'SIGKILL', primary.child.pid)
     await eventually(() => entries('replacement worker listening').length >= 1, 60_000, 'the replacement worker')
     replaceFile(config, yamlOf(false))
     await eventually(() => entries('reload accepted by every worker').length >= 1, 60_000, 'the reload')
     // The other one answers no scrape now: it counts at its last answer, from before the reload.
-    process.kill(second, 'SIGSTOP')
+    sendSignal(second, 'SIGSTOP', primary.child.pid)
     let silent: Sample[]
     try {
       silent = await scrape(admin)
     } finally {
-      process.kill(second, 'SIGCONT')
+      sendSignal(second, 'SIGCONT')
     }
     expect(naming(silent)).toEqual([])
     expect(partnerCalls(silent)).toBe(CALLS)
     // It exits with that answer; its replacement runs the reloaded config.
-    process.kill(second, 'SIGKILL')
+    sendSignal(second, 'SIGKILL')
     await eventually(() => entries('replacement worker listening').length >= 2, 60_000, 'the second replacement worker')
     const replaced = await scrape(admin)
     expect(naming(replaced)).toEqual([])

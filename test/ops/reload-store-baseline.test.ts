@@ -23,6 +23,7 @@ import { adminUrlOf, spawnGateway, type GatewayProcess } from '../support/proces
 import { REDIS_URL, uniqueRedisPrefix, wipeRedisPrefix } from '../support/store-backends.js'
 import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
 import { eventually, get, RELOAD_REFUSED, replaceFile } from './helpers.js'
+import { sendSignal } from '../support/signals.js'
 
 const HS = 'store-baseline-hs256-secret-32-bytes!'
 const AUD = 'https://gateway.test'
@@ -202,7 +203,7 @@ async function servedBy(run: Run, pid: number, tag: string): Promise<number> {
 /** Waits until a replacement of `victim` (killed here) listens and the instance is ready; its pid. */
 async function replace(run: Run, victim: number): Promise<number> {
   const from = run.gp.output.length
-  process.kill(victim, 'SIGKILL')
+  sendSignal(victim, 'SIGKILL', run.gp.child.pid)
   const line = await eventually(() => run.entries(from).find((e) => e.msg === 'replacement worker listening'), 120_000, 'a replacement worker listening')
   await eventually(async () => (await get(`${run.admin}/readyz`)).status === 200, 60_000, 'readiness after the replacement')
   return line.worker as number

@@ -19,6 +19,7 @@ import { useSpawnedGateways } from '../support/spawned-gateways.js'
 import { HOLD_LISTEN } from '../support/hold-listen.js'
 import { LONG_TIMERS_ELAPSE } from '../support/long-timers-elapse.js'
 import { childPids, eventually, RELOAD_REFUSED, scrape, valueOf } from './helpers.js'
+import { sendSignal } from '../support/signals.js'
 
 const use = useSpawnedGateways()
 
@@ -34,17 +35,17 @@ async function withWorkerStopped(gp: GatewayProcess, fn: (stopped: number, from:
   const primary = gp.child.pid as number
   const [stopped] = await eventually(() => (childPids(primary).length === 2 ? childPids(primary) : undefined), 60_000, 'both workers')
   const from = gp.output.length
-  process.kill(stopped as number, 'SIGSTOP')
+  sendSignal(stopped as number, 'SIGSTOP', primary)
   try {
     await fn(stopped as number, from)
   } finally {
-    process.kill(stopped as number, 'SIGCONT')
+    sendSignal(stopped as number, 'SIGCONT', primary)
   }
 }
 
 /** SIGHUP to the primary, and its verdict: the refusal logged from output line `from` on. */
 async function reloadVerdict(gp: GatewayProcess, from: number): Promise<Record<string, unknown>> {
-  process.kill(gp.child.pid as number, 'SIGHUP')
+  sendSignal(gp.child, 'SIGHUP')
   return eventually(() => gp.logEntries(from).find((e) => e.pid === gp.child.pid && e.msg === RELOAD_REFUSED), 90_000, 'the verdict')
 }
 
@@ -85,12 +86,12 @@ describe('serve --reload-timeout', () => {
     const primaryLine = (msg: string): Record<string, unknown> | undefined => gp.logEntries(from).find((e) => e.pid === primary && e.msg === msg)
     writeFileSync(hold, '')
     try {
-      process.kill(first as number, 'SIGKILL')
+      sendSignal(first as number, 'SIGKILL', primary)
       await eventually(() => readdirSync(use.pki.dir).some((f) => f.startsWith('hold-listen.held-')), 60_000, 'a replacement held at listen()')
-      process.kill(primary, 'SIGHUP')
+      sendSignal(primary, 'SIGHUP')
       await eventually(() => primaryLine('reload: waiting for starting workers to serve'), 30_000, 'the reload to wait')
       writeFileSync(elapse, '')
-      process.kill(second as number, 'SIGKILL')
+      sendSignal(second as number, 'SIGKILL', primary)
       // A worker that gave up on its config reports it: then no need to wait on.
       await eventually(() => primaryLine('a starting worker waits for the reload in progress to get its config') ?? primaryLine('a replacement worker could not start'), 60_000, 'the second replacement to ask for its config')
     } finally {
@@ -108,7 +109,7 @@ describe('serve --reload-timeout', () => {
     expect((await send(gp.url, '/proxy/second/a')).status).toBe(403)
     const from = gp.output.length
     writeFileSync(config, yamlOf(['first', 'second']))
-    process.kill(gp.child.pid as number, 'SIGHUP')
+    sendSignal(gp.child, 'SIGHUP')
     await eventually(() => gp.logEntries(from).find((e) => e.msg === 'config reloaded' && e.endpoints === 2), 60_000, 'the reload')
     expect((await send(gp.url, '/proxy/second/a')).status).toBe(502)
   }, 120_000)

@@ -30,6 +30,7 @@ import { send } from '../support/gateway.js'
 import type { EchoReply } from '../support/tls-server.js'
 import { atDescriptorLimit, childPids, eventually, get, RELOAD_REFUSED, replaceFile, scrape, STORE_CALLERS, valueOf } from './helpers.js'
 import { useTwoWorkers } from './two-workers.js'
+import { sendSignal } from '../support/signals.js'
 
 const w = useTwoWorkers({
   fields: '    fields: [{ type: header, key: X-Org, value: "${file:org-secret}" }]\n',
@@ -86,28 +87,28 @@ describe('a replacement worker after a refused reload that came with new files',
     replaceFile(join(pki.dir, 'org-secret'), 'bravo-org-secret\n')
     replaceFile(config, yaml + 'notAKey: true\n')
     const primary = gp.child.pid as number
-    process.kill(primary, 'SIGHUP')
+    sendSignal(primary, 'SIGHUP')
     // The primary judges the file once (it does not parse): nothing is relayed, one refusal is logged.
     await eventually(() => entries().some((e) => e.msg === RELOAD_REFUSED && e.pid === primary), 30_000, 'the instance to refuse the reload')
     // The survivors still run the last good config with the old bytes.
     expect(await seen(4)).toEqual(Array(4).fill('bot-runtime alpha-org-secret'))
     const workers = execFileSync('pgrep', ['-P', String(primary)], { encoding: 'utf8' }).trim().split('\n').map(Number)
     expect(workers).toHaveLength(2)
-    process.kill(workers[0] as number, 'SIGKILL')
+    sendSignal(workers[0] as number, 'SIGKILL', primary)
     await eventually(() => entries().some((e) => e.msg === 'replacement worker listening'), 60_000, 'the replacement to listen')
     // The instance is one gateway: every request, whichever worker serves it, as a fresh start of the last good config.
     expect(await seen(8)).toEqual(Array(8).fill('bot-runtime alpha-org-secret'))
     // A later good reload reads the disk again, as before.
     const good = entries().length
     replaceFile(config, yaml)
-    process.kill(primary, 'SIGHUP')
+    sendSignal(primary, 'SIGHUP')
     await eventually(() => said(primary, 'reload accepted by every worker', good), 30_000, 'both workers to reload')
     expect(await seen(8)).toEqual(Array(8).fill('cert-b bravo-org-secret'))
     // That reload changed files only (its text is the start's, as in every certificate or secret
     // rotation): a replacement now builds from the files it accepted, not from the start's (review
     // rev-Q: it reused its start config whenever the texts were equal and sent the old secret).
     const survivors = execFileSync('pgrep', ['-P', String(primary)], { encoding: 'utf8' }).trim().split('\n').map(Number)
-    process.kill(survivors[0] as number, 'SIGKILL')
+    sendSignal(survivors[0] as number, 'SIGKILL', primary)
     await eventually(() => entries().filter((e) => e.msg === 'replacement worker listening').length >= 2, 60_000, 'the second replacement to listen')
     expect(await seen(8)).toEqual(Array(8).fill('cert-b bravo-org-secret'))
   }, 240_000)
@@ -120,7 +121,7 @@ describe('a relayed reload while a rotation is still writing the files', () => {
     const c = await pki.issue({ subject: 'CN=cert-c,O=mtls-gateway tests', issuer: pki.inter, usages: ['clientAuth'] })
     const d = await pki.issue({ subject: 'CN=cert-d,O=mtls-gateway tests', issuer: pki.inter, usages: ['clientAuth'] })
     const from = entries().length
-    process.kill(sleeper, 'SIGSTOP')
+    sendSignal(sleeper, 'SIGSTOP', w.gp.child.pid)
     try {
       // The watcher's reload (a SIGHUP as well would queue a second one, reading the disk later).
       rotate(c, 'charlie-org-secret')
@@ -129,14 +130,14 @@ describe('a relayed reload while a rotation is still writing the files', () => {
       // quiet long enough for the watcher to take them as a change.
       let woke = false
       const waking = eventually(() => said(sleeper, 'config reloaded', from) ?? said(sleeper, RELOAD_REFUSED, from), 30_000, 'the woken worker to reload').finally(() => (woke = true))
-      process.kill(sleeper, 'SIGCONT')
+      sendSignal(sleeper, 'SIGCONT')
       while (!woke) {
         rotate(d, 'delta-org-secret')
         await sleep(50)
       }
       await waking
     } finally {
-      process.kill(sleeper, 'SIGCONT')
+      sendSignal(sleeper, 'SIGCONT')
     }
     // The disk back at what the primary read: nothing more to reload.
     rotate(c, 'charlie-org-secret')

@@ -26,6 +26,7 @@ import { adminUrlOf, spawnGateway, type GatewayProcess } from '../support/proces
 import { flushedBy } from '../support/log-entries.js'
 import { HOLD_LISTEN } from '../support/hold-listen.js'
 import { childPids, eventually, RELOAD_REFUSED, scrape, valueOf } from './helpers.js'
+import { sendSignal } from '../support/signals.js'
 
 const PRELOAD = `${HOLD_LISTEN}
 {
@@ -63,7 +64,7 @@ async function replacementHeld(): Promise<number> {
   const primary = gp.child.pid as number
   for (const f of readdirSync(pki.dir)) if (f.startsWith('hold-listen.held-')) unlinkSync(join(pki.dir, f))
   writeFileSync(hold, '')
-  process.kill(childPids(primary)[0] as number, 'SIGKILL')
+  sendSignal(childPids(primary)[0] as number, 'SIGKILL')
   const marker = await eventually(() => readdirSync(pki.dir).find((f) => f.startsWith('hold-listen.held-')), 60_000, 'the replacement to reach listen()')
   return Number(marker.slice('hold-listen.held-'.length))
 }
@@ -120,7 +121,7 @@ describe('a reload while a replacement worker starts', () => {
     const from = gp.output.length
     const replacement = await replacementHeld()
     writeFileSync(config, yaml(['first', 'second', 'third']))
-    process.kill(primary, 'SIGHUP')
+    sendSignal(primary, 'SIGHUP')
     await eventually(() => entries(from).some((e) => e.pid === primary && PRIMARY_RELOAD_LINES.includes(e.msg as string)), 30_000, 'the primary to take up the reload')
     writeFileSync(fail, '')
     unlinkSync(hold)
@@ -150,7 +151,7 @@ describe('a reload while a replacement worker starts', () => {
     const from = gp.output.length
     const stuck = await replacementHeld()
     writeFileSync(config, yaml(['first', 'fourth']))
-    process.kill(primary, 'SIGHUP')
+    sendSignal(primary, 'SIGHUP')
     const killed = await eventually(() => entries(from).find((e) => e.pid === primary && e.msg === 'worker still starting when a reload came: killing and replacing it'), 90_000, 'the stuck replacement to be killed')
     expect(killed.worker).toBe(stuck)
     expect(killed.problem).toBe(`it did not serve within ${RELOAD_TIMEOUT_S * 1000} ms, and would serve the config before this reload`)

@@ -19,6 +19,7 @@ import { endpointYaml, send } from '../support/gateway.js'
 import { useSpawnedGateways } from '../support/spawned-gateways.js'
 import { SLOW_BUILD } from '../support/slow-build.js'
 import { childPids, eventually, replaceFile } from './helpers.js'
+import { sendSignal } from '../support/signals.js'
 
 const use = useSpawnedGateways()
 /** How long the storm goes on at most waiting for the replacement to serve: generous on a loaded 2-core machine. */
@@ -47,14 +48,14 @@ describe('serve --workers 2: a worker replaced during a storm of reloads', () =>
     const round = async (): Promise<void> => {
       for (let k = 0; k < ROUND; k++) {
         replaceFile(config, yaml(['first', `gen${generation++}`]))
-        process.kill(primary, 'SIGHUP')
+        sendSignal(primary, 'SIGHUP')
         await pause(5)
       }
     }
     // The storm is on before the worker dies, and goes on until its replacement serves (or the bound).
     writeFileSync(slow, '')
     await round()
-    process.kill(workers[0] as number, 'SIGKILL')
+    sendSignal(workers[0] as number, 'SIGKILL', primary)
     const end = Date.now() + STORM_MS
     while (!logged('replacement worker listening') && Date.now() < end) await round()
     unlinkSync(slow)
@@ -67,7 +68,7 @@ describe('serve --workers 2: a worker replaced during a storm of reloads', () =>
 
     // The last config, told apart by its endpoint count (every storm config has two).
     replaceFile(config, yaml(['first', 'final-a', 'final-b']))
-    process.kill(primary, 'SIGHUP')
+    sendSignal(primary, 'SIGHUP')
     await eventually(() => gp.logEntries(from).find((e) => e.pid === primary && e.msg === 'reload accepted by every worker' && e.endpoints === 3), 60_000, 'the last config to be accepted')
     await eventually(() => gp.logEntries(from).find((e) => e.pid === replacement && e.msg === 'config reloaded' && e.endpoints === 3), 30_000, 'the replacement to log the last config')
     // Each call on its own connection: the primary hands connections to the workers in turn.
@@ -95,11 +96,11 @@ describe('serve --workers 2: a replacement whose start outlasts --reload-timeout
     // A kill and its exit are one line, written at the exit with when the replacement starts.
     const outlasted = (): Record<string, unknown>[] => gp.logEntries(from).filter((e) => e.pid === primary && e.msg === 'worker still starting when a reload came: killing and replacing it' && e.reason === 'start_outlasted_reload' && e.restartInMs !== undefined)
     writeFileSync(slow, '')
-    process.kill(workers[0] as number, 'SIGKILL')
+    sendSignal(workers[0] as number, 'SIGKILL', primary)
     // Each reload kills the replacement still building when it came; the next replacement meets the next reload.
     const end = Date.now() + STORM_MS
     while (outlasted().length < 3 && Date.now() < end) {
-      process.kill(primary, 'SIGHUP')
+      sendSignal(primary, 'SIGHUP')
       await pause(200)
     }
     unlinkSync(slow)

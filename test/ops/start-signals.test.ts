@@ -18,6 +18,7 @@ import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
 import { endpointYaml } from '../support/gateway.js'
 import { exitedOf, MAIN } from '../support/process.js'
 import { eventually } from './helpers.js'
+import { sendSignal } from '../support/signals.js'
 
 let pki: TestPki
 let upstream: RunningServer
@@ -61,7 +62,7 @@ async function signalledWhileStarting(workers: number, signal: NodeJS.Signals = 
       const pid = childOf(child.pid as number)
       return pid !== undefined && waitsOnFifo(pid) && pid
     }, 30_000, 'the gateway to wait on its config')
-    process.kill(gateway, signal)
+    sendSignal(gateway, signal, child.pid)
     // Every read of the config gets it once (a primary reads it more than once): written whenever the gateway waits to open it.
     void (async () => {
       while (feeding) {
@@ -72,7 +73,7 @@ async function signalledWhileStarting(workers: number, signal: NodeJS.Signals = 
     if (signal === 'SIGHUP') {
       // A reload once it serves, then a drain as usual.
       await eventually(() => output.some((l) => l.includes('"trigger":"SIGHUP"') && l.includes('"config reloaded"')), 30_000, 'the reload the SIGHUP asked for')
-      process.kill(gateway, 'SIGTERM')
+      sendSignal(gateway, 'SIGTERM')
     }
     expect(await exit, output.join('\n')).toBe(0)
     expect(output.some((l) => l.includes('"draining'))).toBe(true)

@@ -13,6 +13,7 @@ import { send } from '../support/gateway.js'
 import { START_DEADLINE_MS } from '../support/eventually.js'
 import { childPids, eventually, get, scrape, valueOf } from './helpers.js'
 import { useTwoWorkers } from './two-workers.js'
+import { sendSignal } from '../support/signals.js'
 
 const w = useTwoWorkers({ before: 'drain: { grace: 30s }\n' })
 
@@ -22,7 +23,7 @@ describe('serve --workers 2: a worker that exits cleanly', () => {
     const primary = gp.child.pid as number
     const [victim, other] = childPids(primary) as [number, number]
     const from = gp.output.length
-    process.kill(victim, 'SIGTERM')
+    sendSignal(victim, 'SIGTERM', primary)
     const exited = await eventually(() => gp.logEntries(from).find((e) => e.pid === primary && e.worker === victim), 30_000, 'the primary to see it exit')
     expect(exited).toMatchObject({ level: 'warn', msg: 'worker exited on its own (code 0): replacing it', code: 0, signal: null })
     expect(typeof exited.waitedMs).toBe('number')

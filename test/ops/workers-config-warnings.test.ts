@@ -13,6 +13,7 @@ import { endpointYaml } from '../support/gateway.js'
 import { finalEntries } from '../support/log-entries.js'
 import { useSpawnedGateways } from '../support/spawned-gateways.js'
 import { childPids, eventually } from './helpers.js'
+import { sendSignal } from '../support/signals.js'
 
 const use = useSpawnedGateways()
 const API = 'https://api.partner.test:8443'
@@ -35,7 +36,7 @@ describe('serve --workers 2: config warnings', () => {
     await eventually(() => (childPids(primary).length === 2 || undefined), 60_000, 'both workers')
     const from = gp.output.length
     writeFileSync(config, yaml(['third']))
-    process.kill(primary, 'SIGHUP')
+    sendSignal(primary, 'SIGHUP')
     await eventually(() => gp.logEntries(from).find((e) => e.pid === primary && e.msg === 'reload accepted by every worker' && e.endpoints === 3), 60_000, 'the reload')
     // A worker adopts a config before it logs `config reloaded`: once both have, every line either would write with the start's or the reload's has come.
     // Each worker's line: the file watcher's reload of the same bytes (below) may bring a second one of a worker.

@@ -22,6 +22,7 @@ import type { GatewayProcess } from '../support/process.js'
 import { useSpawnedGateways } from '../support/spawned-gateways.js'
 import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
 import { atDescriptorLimit, callersAtStore, childPids, eventually } from './helpers.js'
+import { sendSignal } from '../support/signals.js'
 
 const use = useSpawnedGateways()
 let upstream: RunningServer
@@ -66,7 +67,7 @@ describe('serve: endpoint degraded lines, once per instance', () => {
     const primary = gp.child.pid as number
     const [first] = childPids(primary) as [number, number]
     let from = gp.output.length
-    process.kill(first, 'SIGKILL')
+    sendSignal(first, 'SIGKILL', primary)
     await eventually(() => gp.logEntries(from).some((e) => e.pid === primary && e.msg === 'replacement worker listening'), 60_000, 'the replacement to serve')
     // Still per worker: every worker refuses the degraded endpoint and serves the other.
     const old = await Promise.all([1, 2, 3, 4].map((i) => send(gp.url, `/proxy/old/o${i}`)))
@@ -74,11 +75,11 @@ describe('serve: endpoint degraded lines, once per instance', () => {
     expect((await send(gp.url, '/proxy/steady/s')).status).toBe(200)
     from = gp.output.length
     config('degraded.yaml', [['steady', clientTls(use.pki)], ['old', expired], ['third', clientTls(use.pki)]])
-    process.kill(primary, 'SIGHUP')
+    sendSignal(primary, 'SIGHUP')
     await reloaded(gp, from, 3)
     from = gp.output.length
     config('degraded.yaml', [['steady', clientTls(use.pki)], ['old', clientTls(use.pki)]])
-    process.kill(primary, 'SIGHUP')
+    sendSignal(primary, 'SIGHUP')
     await reloaded(gp, from, 2)
     // The primary logs what the workers report once the reload settled, after its verdict's line, in
     // a batch of its own; once (and no second line) is read once every line is out.

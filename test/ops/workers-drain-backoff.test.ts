@@ -20,6 +20,7 @@ import { exitedOf } from '../support/process.js'
 import { useSpawnedGateways } from '../support/spawned-gateways.js'
 import { childPids, eventually } from './helpers.js'
 import { useTwoWorkers } from './two-workers.js'
+import { sendSignal } from '../support/signals.js'
 
 const use = useSpawnedGateways()
 const held: ServerResponse[] = []
@@ -41,14 +42,14 @@ describe('serve --workers 2: a drain during a replacement backoff', () => {
     // Each replacement is killed as soon as it is forked: a crash loop, whose backoff doubles.
     for (;;) {
       const from = gp.output.length
-      process.kill(victim, 'SIGKILL')
+      sendSignal(victim, 'SIGKILL', primary)
       crash = await eventually(() => gp.logEntries(from).find((e) => e.pid === primary && e.msg === CRASHED && e.worker === victim), 30_000, 'the crash line')
       if ((crash.restartInMs as number) >= LONG_BACKOFF_MS) break
       victim = await eventually(() => childPids(primary).find((p) => !seen.has(p)), 30_000, 'the replacement')
       seen.add(victim)
     }
     const from = gp.output.length
-    process.kill(primary, 'SIGTERM')
+    sendSignal(primary, 'SIGTERM')
     await gp.ended
     const after = gp.logEntries(from)
     expect(after.filter((e) => e.msg === 'replacement cancelled: the instance is draining').map((e) => [e.pid, e.worker])).toEqual([[primary, victim]])
@@ -68,10 +69,10 @@ describe('serve --workers 2: a worker killed while the instance drains', () => {
     await eventually(() => held.length === 2 || undefined, 30_000, 'the backend to hold a request of each worker')
     const from = gp.output.length
     const exit = exitedOf(gp.child)
-    process.kill(primary, 'SIGTERM')
+    sendSignal(primary, 'SIGTERM')
     await eventually(() => new Set(gp.logEntries(from).filter((e) => String(e.msg).startsWith('draining: no new connections')).map((e) => e.pid)).size === 2 || undefined, 30_000, 'both workers to drain')
     const [victim] = childPids(primary) as [number, number]
-    process.kill(victim, 'SIGKILL')
+    sendSignal(victim, 'SIGKILL', primary)
     const line = await eventually(() => gp.logEntries(from).find((e) => e.pid === primary && e.msg === 'worker killed while the instance drains: nothing replaces it'), 30_000, 'the line')
     expect(line.worker).toBe(victim)
     for (const res of held) res.end('done')

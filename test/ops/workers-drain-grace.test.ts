@@ -15,6 +15,7 @@ import { endpointYaml, send } from '../support/gateway.js'
 import { exitedOf, type GatewayProcess } from '../support/process.js'
 import { echo, startMtlsServer, type RunningServer } from '../support/tls-server.js'
 import { childPids, eventually, replaceFile, spawnTwoWorkers } from './helpers.js'
+import { sendSignal } from '../support/signals.js'
 
 let pki: TestPki
 let gp: GatewayProcess
@@ -46,7 +47,7 @@ describe('a drain while a reload that raises drain.grace is pending', () => {
     // Cut by the drain's end: settled (not rejected unhandled) as they end.
     const slow = [1, 2].map((i) => send(gp.url, `/proxy/partner/slow-${i}`).then((r) => r.status, (e: Error) => e.message))
     await eventually(() => held.length === 2, 30_000, 'the upstream to hold 2 requests')
-    process.kill(sleeper, 'SIGSTOP')
+    sendSignal(sleeper, 'SIGSTOP', primary)
     const exit = exitedOf(gp.child)
     try {
       replaceFile(config, yaml.replace('3s', '60s'))
@@ -54,7 +55,7 @@ describe('a drain while a reload that raises drain.grace is pending', () => {
       gp.child.kill('SIGTERM')
       await eventually(() => gp.logEntries(from).some((e) => e.pid === primary && e.msg === 'draining every worker'), 30_000, 'the drain to begin')
     } finally {
-      process.kill(sleeper, 'SIGCONT')
+      sendSignal(sleeper, 'SIGCONT', primary)
     }
     const graces = (pid: number): unknown[] => gp.logEntries(from).filter((e) => e.pid === pid && (e.msg === 'draining: no new connections, waiting for in-flight requests' || e.msg === 'drain grace set by the primary')).map((e) => e.graceMs)
     await eventually(() => graces(builder).length > 0 && graces(sleeper).length > 0, 30_000, 'both workers to drain')

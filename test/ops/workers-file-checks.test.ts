@@ -24,6 +24,7 @@ import { startRedisServer } from '../support/redis-servers.js'
 import type { Peer } from '../support/peers.js'
 import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
 import { childPids, eventually, RELOAD_REFUSED, replaceFile, scrape, valueOf, STORE_CALLERS } from './helpers.js'
+import { sendSignal } from '../support/signals.js'
 
 let pki: TestPki
 let upstream: RunningServer
@@ -144,7 +145,7 @@ describe('a SIGHUP reload to each bad file is refused in check\'s words; both wo
       if (file) replaceFile(file, c.text?.() ?? '')
       else replaceFile(config, yaml(c.config?.()))
       const expected = await checkLines(config)
-      process.kill(primary, 'SIGHUP')
+      sendSignal(primary, 'SIGHUP')
       // A file change may reload first (the file is watched); SIGHUP then joins or follows it: both are refused.
       const refused = await eventually(() => entries(from).find((e) => e.msg === RELOAD_REFUSED), 60_000, `the reload refusing ${c.name}`)
       expect({ fault: c.name, pid: refused.pid, problems: refused.problems }).toEqual({ fault: c.name, pid: primary, problems: expected })
@@ -155,7 +156,7 @@ describe('a SIGHUP reload to each bad file is refused in check\'s words; both wo
       // Put back: the next SIGHUP reload is accepted by every worker.
       const back = gp.output.length
       replaceFile(file ?? config, good)
-      process.kill(primary, 'SIGHUP')
+      sendSignal(primary, 'SIGHUP')
       await eventually(() => entries(back).some((e) => e.msg === 'reload accepted by every worker'), 60_000, `the good reload after ${c.name}`)
       await servedByEach(back)
     }

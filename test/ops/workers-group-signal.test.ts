@@ -19,6 +19,7 @@ import { endpointYaml, send } from '../support/gateway.js'
 import { exitedOf, spawnGateway, type GatewayProcess } from '../support/process.js'
 import { echo, startMtlsServer, type RunningServer } from '../support/tls-server.js'
 import { childPids, eventually } from './helpers.js'
+import { sendSignal, signalGroup } from '../support/signals.js'
 
 let pki: TestPki
 let upstream: RunningServer
@@ -42,7 +43,7 @@ afterEach(async () => {
   release()
   // The group this test created (setsid: its id is the primary's pid), and nothing else.
   const pgid = gp?.child.pid
-  if (pgid !== undefined && gp?.child.exitCode === null) process.kill(-pgid, 'SIGKILL')
+  if (pgid !== undefined && gp?.child.exitCode === null) signalGroup(gp.child, 'SIGKILL')
   await gp?.stop('SIGKILL')
   gp = undefined
 })
@@ -108,14 +109,14 @@ async function primaryDrains(h: Holding): Promise<void> {
 describe('a SIGTERM to the whole process group of a --workers instance', () => {
   it('is one drain per worker: the held requests finish 200 and the instance exits 0', async () => {
     const h = await startHolding()
-    process.kill(-h.primary, 'SIGTERM')
+    signalGroup(h.gp.child, 'SIGTERM')
     await bothReached(h)
     await drainedWhole(h)
   }, 120_000)
 
   it('SIGINT to the group (Ctrl-C in a terminal) is one drain too: workers leave SIGINT to the primary', async () => {
     const h = await startHolding()
-    process.kill(-h.primary, 'SIGINT')
+    signalGroup(h.gp.child, 'SIGINT')
     for (const w of h.workers) await eventually(() => said(h, w, [DRAINING]), 30_000, `worker ${w} to drain`)
     await drainedWhole(h)
   }, 120_000)
@@ -124,16 +125,16 @@ describe('a SIGTERM to the whole process group of a --workers instance', () => {
     const h = await startHolding()
     // The order a group signal can take: the primary's drain (IPC) first, then the worker's own SIGTERM.
     await primaryDrains(h)
-    for (const w of h.workers) process.kill(w, 'SIGTERM')
+    for (const w of h.workers) sendSignal(w, 'SIGTERM', h.primary)
     for (const w of h.workers) await eventually(() => said(h, w, [ONE_DRAIN, SECOND]), 30_000, `worker ${w} to take its signal`)
     await drainedWhole(h)
   }, 120_000)
 
   it('still exits at once on a second group SIGTERM, cutting the held requests', async () => {
     const h = await startHolding()
-    process.kill(-h.primary, 'SIGTERM')
+    signalGroup(h.gp.child, 'SIGTERM')
     await bothReached(h)
-    process.kill(-h.primary, 'SIGTERM')
+    signalGroup(h.gp.child, 'SIGTERM')
     await cutAtOnce(h)
   }, 120_000)
 

@@ -11,6 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { send } from '../support/gateway.js'
 import { childPids, eventually, isAlive } from './helpers.js'
 import { useTwoWorkers } from './two-workers.js'
+import { sendSignal, take } from '../support/signals.js'
 
 const held: ServerResponse[] = []
 const w = useTwoWorkers({ handler: (_req, res) => void held.push(res) })
@@ -19,20 +20,20 @@ let workers: number[] = []
 afterAll(() => {
   for (const res of held) res.end()
   // Workers this test orphaned, if they outlived it: only our own pids.
-  for (const pid of workers.filter(isAlive)) process.kill(pid, 'SIGKILL')
+  for (const pid of workers.filter(isAlive)) sendSignal(pid, 'SIGKILL')
 })
 
 describe('serve --workers 2 whose primary is killed', () => {
   it('has its workers drain: the requests in flight finish, then they exit', async () => {
     const { gp } = w
     const primary = gp.child.pid as number
-    workers = childPids(primary)
+    workers = childPids(primary).map((pid) => take(pid, primary))
     expect(workers).toHaveLength(2)
     // Round-robin: two held requests on each worker.
     const slow = [1, 2, 3, 4].map((i) => send(gp.url, `/proxy/partner/slow-${i}`))
     await eventually(() => held.length === 4 || undefined, 30_000, 'the backend to hold 4 requests')
     const from = gp.output.length
-    process.kill(primary, 'SIGKILL')
+    sendSignal(primary, 'SIGKILL')
     const draining = (): Record<string, unknown>[] => gp.logEntries(from).filter((e) => e.trigger === 'primary exited' && String(e.msg).startsWith('draining'))
     await eventually(() => draining().length === 2 || undefined, 30_000, 'both workers to drain')
     expect(draining().map((e) => e.pid).sort()).toEqual([...workers].sort())

@@ -18,6 +18,7 @@ import { endpointYaml, send } from '../support/gateway.js'
 import { adminUrlOf, spawnGateway, type GatewayProcess } from '../support/process.js'
 import { eventually, get, scrape, valueOf } from './helpers.js'
 import { START_DEADLINE_MS } from '../support/eventually.js'
+import { sendSignal } from '../support/signals.js'
 
 let pki: TestPki
 let upstream: RunningServer
@@ -68,7 +69,7 @@ describe('readiness with a crash-looping replacement worker', () => {
     const pids = await eventually(() => workerPids().length === 2 && workerPids(), 20_000, 'both workers serving')
     // While the marker exists a replacement fails its start.
     writeFileSync(failMarker, '')
-    process.kill(pids[0] as number, 'SIGKILL')
+    sendSignal(pids[0] as number, 'SIGKILL', g.child.pid)
     await eventually(async () => (valueOf(await scrape(admin), 'mtls_gateway_worker_restarts_total') ?? 0) >= 2, 30_000, 'a replacement to fail and be replaced again')
     const statuses: number[] = []
     const reasons: string[] = []

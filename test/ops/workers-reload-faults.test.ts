@@ -22,6 +22,7 @@ import { exitedOf } from '../support/process.js'
 import { echo } from '../support/tls-server.js'
 import { childPids, eventually, RELOAD_REFUSED, replaceFile } from './helpers.js'
 import { leaverHoldingRequests, useTwoWorkers } from './two-workers.js'
+import { sendSignal } from '../support/signals.js'
 
 /** The log entries from output line `from` (gp.output.length before the action: the ready lines are output, not entries). */
 const entries = (from: number): Record<string, unknown>[] => w.gp.logEntries(from)
@@ -61,10 +62,10 @@ describe('a worker that exits during a reload; then a drain while a replacement 
     const primary = gp.child.pid as number
     const [quitter, other] = childPids(primary) as [number, number]
     const from = gp.output.length
-    process.kill(quitter, 'SIGSTOP')
+    sendSignal(quitter, 'SIGSTOP', primary)
     replaceFile(config, yaml.replace('60s', '55s'))
     await eventually(() => said(other, ['config reloaded'], from), 30_000, 'the other worker to reload')
-    process.kill(quitter, 'SIGKILL')
+    sendSignal(quitter, 'SIGKILL', primary)
     // Before, the reload waited out its 30 s answer timeout, and the replacement its texts with it.
     const failure = await eventually(() => said(primary, [RELOAD_REFUSED], from), 60_000, 'the reload to fail')
     expect(failure.problems).toEqual([`worker ${quitter}: exited before it answered the reload`])
@@ -81,17 +82,17 @@ describe('a worker that exits during a reload; then a drain while a replacement 
     const [crasher, sleeper] = childPids(primary) as [number, number]
     const from = gp.output.length
     const exit = exitedOf(gp.child)
-    process.kill(sleeper, 'SIGSTOP')
+    sendSignal(sleeper, 'SIGSTOP', primary)
     try {
       // A reload the sleeper cannot answer yet: a replacement gets its texts only once it is over.
       replaceFile(config, yaml.replace('60s', '50s'))
       await eventually(() => said(crasher, ['config reloaded'], from), 30_000, 'the awake worker to reload')
-      process.kill(crasher, 'SIGKILL')
+      sendSignal(crasher, 'SIGKILL', primary)
       await eventually(() => childPids(primary).some((p) => p !== crasher && p !== sleeper), 30_000, 'the replacement to be forked')
       gp.child.kill('SIGTERM')
       await eventually(() => said(primary, ['draining every worker'], from), 30_000, 'the drain to begin')
     } finally {
-      process.kill(sleeper, 'SIGCONT')
+      sendSignal(sleeper, 'SIGCONT', primary)
     }
     expect(await exit).toBe(0)
     expect(entries(from).filter((e) => e.msg === 'a worker exited before its requests finished: exiting with code 1')).toEqual([])

@@ -12,6 +12,7 @@ import { endpointYaml } from '../support/gateway.js'
 import { clientTls, createTestPki } from '../support/pki.js'
 import { spawnGateway } from '../support/process.js'
 import { childPids, eventually } from './helpers.js'
+import { sendSignal } from '../support/signals.js'
 
 it('a write and a SIGHUP while a worker is slow to build the reload: one reload, each worker one line', async () => {
   const pki = await createTestPki()
@@ -28,14 +29,14 @@ it('a write and a SIGHUP while a worker is slow to build the reload: one reload,
     const from = gp.output.length
     // The primary stopped while the file changes and the signal arrives: it sees both at once
     // (however slow this process is between the two), and its watch's debounce starts then.
-    process.kill(slow, 'SIGSTOP')
-    process.kill(primary, 'SIGSTOP')
+    sendSignal(slow, 'SIGSTOP', primary)
+    sendSignal(primary, 'SIGSTOP')
     writeFileSync(config, yaml('11s'))
-    process.kill(primary, 'SIGHUP')
-    process.kill(primary, 'SIGCONT')
+    sendSignal(primary, 'SIGHUP')
+    sendSignal(primary, 'SIGCONT')
     // The slow worker answers the relayed reload well after the debounce ended.
     await new Promise((resolve) => setTimeout(resolve, 1500))
-    process.kill(slow, 'SIGCONT')
+    sendSignal(slow, 'SIGCONT', primary)
     await eventually(() => new Set(reloaded(from).map((e) => e.pid)).size === 2, 60_000, 'both workers to reload')
     // A later SIGHUP as a barrier: a reload queued behind the first would run before it.
     const barrier = gp.output.length
@@ -43,7 +44,7 @@ it('a write and a SIGHUP while a worker is slow to build the reload: one reload,
     await eventually(() => new Set(reloaded(barrier).map((e) => e.pid)).size === 2, 60_000, 'both workers to reload again')
     expect(reloaded(from).map((e) => e.trigger)).toEqual(['SIGHUP', 'SIGHUP', 'SIGHUP', 'SIGHUP'])
   } finally {
-    for (const pid of [primary, slow]) process.kill(pid, 'SIGCONT')
+    for (const pid of [primary, slow]) sendSignal(pid, 'SIGCONT')
     await gp.stop('SIGKILL')
     pki.cleanup()
   }

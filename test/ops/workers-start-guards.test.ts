@@ -20,6 +20,7 @@ import { useSpawnedGateways } from '../support/spawned-gateways.js'
 import { HOLD_LISTEN } from '../support/hold-listen.js'
 import { ELAPSE_TIMER } from '../support/elapse-timer.js'
 import { childPids, eventually, scrape, valueOf } from './helpers.js'
+import { sendSignal, take } from '../support/signals.js'
 
 const use = useSpawnedGateways()
 
@@ -35,14 +36,14 @@ async function startHeld(name: string, reloadTimeout: string): Promise<{ gp: Gat
   const env = { NODE_OPTIONS: preloads, HOLD_LISTEN_FILE: hold, ELAPSE_TIMER_FILE: elapse, ELAPSE_TIMER_MS: String(WINDOW_MS) }
   const gp = await use.spawn(config, ['--workers', '2', '--reload-timeout', reloadTimeout], env)
   const primary = gp.child.pid as number
-  const workers = await eventually(() => (childPids(primary).length === 2 ? childPids(primary) : undefined), 60_000, 'both workers')
+  const workers = (await eventually(() => (childPids(primary).length === 2 ? childPids(primary) : undefined), 60_000, 'both workers')).map((pid) => take(pid, primary))
   return { gp, hold, elapse, workers }
 }
 
 /** Kills `worker`; its replacement is held at listen(): its pid. */
 async function replaceHeld(hold: string, worker: number): Promise<number> {
   writeFileSync(hold, '')
-  process.kill(worker, 'SIGKILL')
+  sendSignal(worker, 'SIGKILL')
   const marker = await eventually(() => readdirSync(use.pki.dir).find((f) => f.startsWith(`${hold.split('/').pop() as string}.held-`)), 60_000, 'a replacement held at listen()')
   return Number(marker.split('-').pop())
 }
@@ -63,11 +64,11 @@ describe('serve --workers 2: a worker that starts', () => {
     const from = gp.output.length
     try {
       const held = await replaceHeld(hold, workers[0] as number)
-      process.kill(primary, 'SIGHUP')
+      sendSignal(primary, 'SIGHUP')
       await eventually(() => gp.logEntries(from).find((e) => e.pid === primary && e.msg === 'reload: waiting for starting workers to serve'), 30_000, 'the reload to wait')
-      process.kill(workers[1] as number, 'SIGKILL')
+      sendSignal(workers[1] as number, 'SIGKILL', primary)
       const waiting = await eventually(() => gp.logEntries(from).find((e) => e.pid === primary && e.msg === 'a starting worker waits for the reload in progress to get its config'), 60_000, 'a replacement to wait for its config')
-      process.kill(primary, 'SIGKILL')
+      sendSignal(primary, 'SIGKILL')
       await eventually(() => !running(waiting.worker as number) || undefined, 30_000, 'the waiting worker to exit')
       await eventually(() => !running(held) || undefined, 30_000, 'the held worker to exit')
     } finally {
@@ -108,9 +109,9 @@ describe('serve --workers 2: a worker that starts', () => {
     try {
       held = await replaceHeld(hold, workers[0] as number)
       // Stopped, the held worker takes the drain's SIGTERM only once it runs again: it is still starting when its window ends.
-      process.kill(held, 'SIGSTOP')
+      sendSignal(held, 'SIGSTOP', primary)
       draining = gp.output.length
-      process.kill(primary, 'SIGTERM')
+      sendSignal(primary, 'SIGTERM')
       await eventually(() => gp.logEntries(from).find((e) => e.pid === primary && e.msg === 'draining every worker'), 60_000, 'the drain')
       writeFileSync(elapse, '')
       const killed = await eventually(() => gp.logEntries(from).find((e) => e.pid === primary && typeof e.msg === 'string' && e.msg.startsWith('worker still starting')), 120_000, 'the primary to kill the held worker')
@@ -118,7 +119,7 @@ describe('serve --workers 2: a worker that starts', () => {
       expect(await exitedOf(gp.child)).toBe(0)
     } finally {
       unlinkSync(hold)
-      if (running(held)) process.kill(held, 'SIGKILL')
+      if (running(held)) sendSignal(held, 'SIGKILL', primary)
     }
     expect(gp.logEntries(draining).filter((e) => e.pid === primary && /replacing it$|^replacement/.test(String(e.msg)))).toEqual([])
     // One line for the kill and its exit.

@@ -12,6 +12,7 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { spawnGateway, type GatewayProcess } from '../support/process.js'
 import { childPids, eventually } from './helpers.js'
 import { useTwoWorkers } from './two-workers.js'
+import { sendSignal } from '../support/signals.js'
 
 // The test spawns the instance itself (it must catch the primary while it starts).
 const w = useTwoWorkers({ spawn: 'none' })
@@ -41,11 +42,11 @@ describe('a SIGHUP while the workers start', () => {
     const primary = await eventually(() => primaryOf(config), 60_000, 'the primary to run')
     // Hold both workers before they listen, so the primary is still starting when the signal arrives.
     const workers = await eventually(() => (childPids(primary).length === 2 ? childPids(primary) : undefined), 60_000, 'both workers to be forked')
-    for (const w of workers) process.kill(w, 'SIGSTOP')
+    for (const w of workers) sendSignal(w, 'SIGSTOP', primary)
     try {
-      process.kill(primary, 'SIGHUP')
+      sendSignal(primary, 'SIGHUP')
     } finally {
-      for (const w of workers) process.kill(w, 'SIGCONT')
+      for (const w of workers) sendSignal(w, 'SIGCONT', primary)
     }
     gp = await starting
     expect(gp.child.pid).toBe(primary)

@@ -12,6 +12,7 @@ import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
 import { endpointYaml } from '../support/gateway.js'
 import { adminUrlOf, spawnGateway, type GatewayProcess } from '../support/process.js'
 import { eventually, samples, scrape } from './helpers.js'
+import { sendSignal } from '../support/signals.js'
 
 let pki: TestPki
 let gp: GatewayProcess
@@ -36,7 +37,7 @@ describe('serve --workers 2: process_start_time_seconds', () => {
     const before = samples(await scrape(admin), 'process_start_time_seconds')
     expect(before).toHaveLength(1)
     const worker = Number(execFileSync('pgrep', ['-P', String(gp.child.pid)], { encoding: 'utf8' }).trim().split('\n')[0])
-    process.kill(worker, 'SIGKILL')
+    sendSignal(worker, 'SIGKILL', gp.child.pid)
     await eventually(() => gp.output.some((l) => l.includes('"replacement worker listening"')), 60_000, 'the replacement to listen')
     expect(samples(await scrape(admin), 'process_start_time_seconds')).toEqual(before)
   }, 120_000)

@@ -35,6 +35,7 @@ import { logEntriesOf, MAIN } from '../support/process.js'
 import { useSpawnedGateways } from '../support/spawned-gateways.js'
 import { HOLD_LISTEN } from '../support/hold-listen.js'
 import { childPids, eventually, isAlive } from './helpers.js'
+import { sendSignal, signalGroup } from '../support/signals.js'
 
 /** A preload after which a worker's request for its config waits while HOLD_LISTEN_FILE exists (its marker written as hold-listen.ts writes it). */
 const HOLD_CONFIG_REQUEST = `
@@ -70,7 +71,7 @@ afterEach(() => {
   if (running && existsSync(running.hold)) unlinkSync(running.hold)
   // The group this test created (setsid: its id is the primary's pid), and nothing else.
   const pgid = running?.child.pid
-  if (pgid !== undefined && running?.child.exitCode === null && running.child.signalCode === null) process.kill(-pgid, 'SIGKILL')
+  if (pgid !== undefined && running?.child.exitCode === null && running.child.signalCode === null) signalGroup(running.child, 'SIGKILL')
   running = undefined
 })
 
@@ -108,10 +109,10 @@ async function signalledReplacement(hold: (typeof HOLDS)[number], signal: NodeJS
   await eventually(() => i.output.some((l) => l.includes('"admin listening"')), 60_000, 'the instance to serve')
   const [first] = childPids(primary)
   writeFileSync(i.hold, '')
-  process.kill(first as number, 'SIGKILL')
+  sendSignal(first as number, 'SIGKILL', primary)
   const [replacement] = await eventually(() => (heldWorkers(i).length === 1 ? heldWorkers(i) : undefined), 60_000, 'a replacement held')
   const from = i.output.length
-  process.kill(replacement as number, signal)
+  sendSignal(replacement as number, signal, primary)
   await release(i, hold.preload, [replacement as number])
   return { i, primary, replacement: replacement as number, from }
 }
@@ -122,7 +123,7 @@ for (const hold of HOLDS) {
       it(`${signal} is one drain once the instance serves: exit 0`, async () => {
         const i = startInstance(`group-${signal}-${hold.preload === HOLD_LISTEN ? 'listen' : 'config'}`, hold.preload, true)
         const held = await eventually(() => heldWorkers(i).length === 2 && heldWorkers(i), 60_000, 'both workers held')
-        process.kill(-(i.child.pid as number), signal)
+        signalGroup(i.child, signal)
         await release(i, hold.preload, held)
         expect(await i.exit, i.output.join('\n')).toEqual({ code: 0, signal: null })
         // At listen() a worker's SIGTERM ends it (it served nothing); before, it drained and closed a server not bound yet.
@@ -163,7 +164,7 @@ describe('serve --workers 2 whose workers serve, its primary held at its admin l
     await eventually(() => markedWorkers(i, 'held').includes(primary), 60_000, 'the primary held at its admin listen()')
     const workers = childPids(primary)
     expect(workers).toHaveLength(2)
-    process.kill(-primary, 'SIGTERM')
+    signalGroup(i.child, 'SIGTERM')
     // Reaped by the primary: it has seen both exits while it held its own SIGTERM.
     await eventually(() => markedWorkers(i, 'signal').includes(primary) && workers.every((pid) => !isAlive(pid)), 60_000, 'both workers to drain and exit')
     unlinkSync(i.hold)

@@ -14,6 +14,7 @@ import { endpointYaml } from '../support/gateway.js'
 import { finalEntries } from '../support/log-entries.js'
 import { useSpawnedGateways } from '../support/spawned-gateways.js'
 import { childPids, eventually } from './helpers.js'
+import { sendSignal } from '../support/signals.js'
 
 const use = useSpawnedGateways()
 
@@ -48,7 +49,7 @@ describe('serve --workers 2: unused bundle certificates', () => {
     writeFileSync(config, yaml(inters, ['partner', 'billing']))
     const reloadWords = runCheck(config).output.split('\n').filter((l) => l.includes(': warning: '))
     expect(reloadWords).toHaveLength(2)
-    process.kill(primary, 'SIGHUP')
+    sendSignal(primary, 'SIGHUP')
     await eventually(() => gp.logEntries(from).find((e) => e.pid === primary && e.msg === 'reload accepted by every worker' && e.endpoints === 2), 60_000, 'the reload')
     // Each worker's line (the file watcher may reload the same bytes once more: two lines of a worker count once).
     await eventually(() => new Set(gp.logEntries(from).filter((e) => e.msg === 'config reloaded' && e.endpoints === 2).map((e) => e.pid)).size === 2 || undefined, 30_000, 'both workers to reload')

@@ -3,6 +3,7 @@ import { send } from '../support/gateway.js'
 import { childPids, eventually, get, isAlive, scrape, valueOf } from './helpers.js'
 import { useTwoWorkers } from './two-workers.js'
 import { START_DEADLINE_MS } from '../support/eventually.js'
+import { sendSignal } from '../support/signals.js'
 
 // A worker whose event loop stops (here: SIGSTOP) answers nothing but does not exit. The primary's
 // /healthz stays 200, so no liveness probe restarts the pod, and /readyz said "no readiness
@@ -13,7 +14,7 @@ const w = useTwoWorkers({
   beforeStop: () => {
     if (stopped !== undefined) {
       try {
-        process.kill(stopped, 'SIGKILL')
+        sendSignal(stopped, 'SIGKILL')
       } catch {
         // already gone: the watchdog killed it
       }
@@ -30,7 +31,7 @@ describe('serve --workers 2: a wedged worker', () => {
     const pids = workerPids()
     expect(pids).toHaveLength(2)
     stopped = pids[0] as number
-    process.kill(stopped, 'SIGSTOP')
+    sendSignal(stopped, 'SIGSTOP', gp.child.pid)
     await eventually(() => !isAlive(stopped as number) || undefined, 60_000, 'the primary to kill the silent worker')
     await eventually(async () => valueOf(await scrape(admin), 'mtls_gateway_worker_restarts_total') === 1, 30_000, 'the restart to be counted')
     await eventually(async () => (await get(`${admin}/readyz`)).status === 200, START_DEADLINE_MS, 'readiness after the replacement')

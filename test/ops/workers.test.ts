@@ -7,6 +7,7 @@ import { flushedBy } from '../support/log-entries.js'
 import { childPids, eventually, get, parseMetrics, scrape, valueOf, type Sample } from './helpers.js'
 import { useTwoWorkers } from './two-workers.js'
 import { START_DEADLINE_MS } from '../support/eventually.js'
+import { sendSignal } from '../support/signals.js'
 
 // The load test below writes 20,000 lines of 404s no caller authenticated: the cap on such lines
 // (logging.callerFaults, test/ops/caller-fault-lines.test.ts) is off here.
@@ -112,7 +113,7 @@ describe('serve --workers 2', () => {
     const total = (m: Sample[]): number => m.filter((x) => x.name === 'mtls_gateway_requests_total').reduce((n, x) => n + x.value, 0)
     expect([requests(scraped), total(scraped)]).toEqual([20, 20_020])
     const victim = accessPids()[0] as number
-    process.kill(victim, 'SIGKILL')
+    sendSignal(victim, 'SIGKILL', w.gp.child.pid)
     await eventually(async () => valueOf(await scrape(admin), 'mtls_gateway_worker_restarts_total') === 1, 30_000, 'the restart to be counted')
     await replacementsListening(1)
     await eventually(async () => (await get(`${admin}/readyz`)).status === 200, START_DEADLINE_MS, 'readiness after the restart')
@@ -136,11 +137,11 @@ describe('serve --workers 2', () => {
     const scraped = await monotonicSamples(admin)
     const stopped = accessPids().at(-1) as number
     // A stopped process answers nothing: the scrape waits out its deadline without it.
-    process.kill(stopped, 'SIGSTOP')
+    sendSignal(stopped, 'SIGSTOP', w.gp.child.pid)
     try {
       expect(decreases(scraped, await monotonicSamples(admin))).toEqual([])
     } finally {
-      process.kill(stopped, 'SIGCONT')
+      sendSignal(stopped, 'SIGCONT')
     }
   })
 
@@ -176,7 +177,7 @@ describe('serve --workers 2', () => {
     expect(refusers()).toEqual(new Set([gp.child.pid]))
     expect(entries().slice(refusedFrom).filter((e) => e.msg === 'config reloaded')).toEqual([])
     const victim = accessPids().at(-1) as number
-    process.kill(victim, 'SIGKILL')
+    sendSignal(victim, 'SIGKILL', w.gp.child.pid)
     await eventually(async () => valueOf(await scrape(admin), 'mtls_gateway_worker_restarts_total') === 2, 30_000, 'the restart to be counted')
     await replacementsListening(2)
     await eventually(async () => (await get(`${admin}/readyz`)).status === 200, START_DEADLINE_MS, 'readiness after the restart')

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { afterAll, expect, it } from 'vitest'
 import { eventually } from '../support/eventually.js'
+import { sendSignal } from '../support/signals.js'
 
 const HARNESS = fileURLToPath(new URL('../support/peer-orphan-harness.mjs', import.meta.url))
 let orphan: number | undefined
@@ -22,7 +23,7 @@ function alive(pid: number): boolean {
 }
 
 afterAll(() => {
-  if (orphan !== undefined && alive(orphan)) process.kill(orphan, 'SIGKILL')
+  if (orphan !== undefined && alive(orphan)) sendSignal(orphan, 'SIGKILL')
 })
 
 it('a peer dies when the process that started it is killed with SIGKILL', async () => {

@@ -27,6 +27,7 @@ import { eventually, get, replaceFile, scrape, startOpsGateway, valueOf, type Op
 import { loadConfig } from '../../src/config/index.js'
 import { compileGateway } from '../../src/gateway/index.js'
 import { certificateValidities } from '../../src/ops/index.js'
+import { sendSignal } from '../support/signals.js'
 
 const AUD = 'https://gateway.test'
 const HS = 'hs-secret-of-at-least-thirty-two-bytes!'
@@ -274,14 +275,14 @@ describe('the interception CA is read with the snapshot, not at the first CONNEC
     expect((await intercepted(port, a.pem)).status).toBe(200)
     let mark = entries().length
     replaceFile(a.caKey, readFileSync(b.caKey, 'utf8'))
-    process.kill(gp.child.pid as number, 'SIGHUP')
+    sendSignal(gp.child, 'SIGHUP')
     // The primary's verdict refuses it (it judges what the workers would build): nothing is relayed.
     await eventually(() => entries().slice(mark).some((e) => e.msg === 'config reload failed; keeping the last good config' && e.pid === gp.child.pid), 60_000, 'the instance to refuse the reload')
     const kept = await Promise.all(Array.from({ length: 6 }, () => intercepted(port, a.pem)))
     expect(kept.map((r) => [r.status, r.issuer])).toEqual(Array(6).fill([200, 'ica wa']))
     mark = entries().length
     writeFileSync(file, config(b))
-    process.kill(gp.child.pid as number, 'SIGHUP')
+    sendSignal(gp.child, 'SIGHUP')
     await eventually(() => workersSaying('config reloaded', mark) >= 2, 60_000, 'both workers to reload')
     const switched = await Promise.all(Array.from({ length: 6 }, () => intercepted(port, b.pem)))
     expect(switched.map((r) => [r.status, r.issuer])).toEqual(Array(6).fill([200, 'ica wb']))

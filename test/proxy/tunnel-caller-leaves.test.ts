@@ -24,6 +24,7 @@ import { writeInterceptionCa } from '../../src/tls/index.js'
 import { clientTlsYaml, createTestPki, type TestPki } from '../support/pki.js'
 import { openTunnel } from '../support/tunnel.js'
 import { accessLineWhere, eventually, scrape, startOpsGateway, valueOf, type OpsGateway } from '../ops/helpers.js'
+import { sendSignal } from '../support/signals.js'
 
 let pki: TestPki
 let upstream: TlsServer
@@ -185,7 +186,7 @@ callers:
 `), { watch: false })
   })
   afterAll(async () => {
-    if (redis) process.kill(redis.pid, 'SIGCONT')
+    if (redis) sendSignal(redis.pid, 'SIGCONT')
     await h?.gw.close()
     await redis?.stop()
   })
@@ -198,7 +199,7 @@ callers:
     const token = r.json<{ access_token: string }>().access_token
     // The token call's own line can land after its answer: wait for it, so it is never taken for the CONNECT's.
     await eventually(() => h.access().find((e) => e.method === 'POST'), 8_000, 'the token call\'s access line')
-    process.kill(redis.pid, 'SIGSTOP')
+    sendSignal(redis.pid, 'SIGSTOP')
     const before = h.access().length
     const s = netConnect(h.gw.port, '127.0.0.1')
     s.on('error', () => undefined)
@@ -213,6 +214,6 @@ callers:
     expect(h.access().length).toBe(before + 1)
     expect(line).toMatchObject({ status: 499, reason: 'caller_aborted', method: 'CONNECT', error: `CONNECT ${authority()}: the caller closed the connection before the tunnel was opened` })
     expect(performance.now() - left).toBeLessThan(5_000)
-    process.kill(redis.pid, 'SIGCONT')
+    sendSignal(redis.pid, 'SIGCONT')
   })
 })

@@ -11,6 +11,7 @@ import { rawClient, startRedisCluster, type RedisCluster } from '../support/redi
 import type { Peer } from '../support/peers.js'
 import { eventually, get, scrape, startOpsGateway, valueOf, type OpsGateway } from '../ops/helpers.js'
 import { CALLERS, exchangeToken, stopAll } from './redis-gateway-support.js'
+import { sendSignal } from '../support/signals.js'
 
 let pki: TestPki
 let cluster: RedisCluster
@@ -46,7 +47,7 @@ describe('a Redis Cluster that is down', () => {
     expect(await readyz()).toEqual({ status: 'ready' })
     expect(await storeUp()).toBe(1)
 
-    process.kill(victim.pid, 'SIGKILL')
+    sendSignal(victim.pid, 'SIGKILL')
     await eventually(async () => (await clusterState(seed)) === 'fail', 40_000, 'cluster_state:fail at the seed node')
     const exchange = await exchangeToken(g.gw.url)
     expect(exchange.status).toBe(503)

@@ -16,6 +16,7 @@ import { execWrite } from '../../src/store/redis-write.js'
 import { eventually } from '../support/eventually.js'
 import { rawClient, startRedisCluster, type RedisCluster } from '../support/redis-servers.js'
 import { migrateToNewcomer, type Migration } from './redis-cluster-newcomer.js'
+import { sendSignal } from '../support/signals.js'
 
 const layout = hashTagLayout(`dropped-node-${process.pid}:`)
 let cluster: RedisCluster
@@ -30,7 +31,7 @@ beforeAll(async () => {
 })
 
 afterAll(async () => {
-  if (migration !== undefined) process.kill(migration.newcomer.pid, 'SIGCONT')
+  if (migration !== undefined) sendSignal(migration.newcomer.pid, 'SIGCONT')
   await migration?.stop()
   for (const a of admins) a.disconnect()
   await cluster?.stop()
@@ -58,7 +59,7 @@ describe('a Cluster write queued on a primary a slot refresh drops (it owns no s
       // The map names the newcomer for the slot; its connection is made, not yet opened (ioredis connects at the first command).
       expect(client.slots[slot]?.[0]).toBe(`127.0.0.1:${m.newcomer.port}`)
       expect(connectionTo(client, m.newcomer.port)?.status).toBe('wait')
-      process.kill(m.newcomer.pid, 'SIGSTOP')
+      sendSignal(m.newcomer.pid, 'SIGSTOP')
       const sent: Command[] = []
       const write = execWrite(client, key, ['set', key, 'kept'], undefined, sent).then((r) => ({ r }), (e: unknown) => ({ e }))
       // Connected (the kernel accepts for the stopped node), its ready check unanswered: the SET waits unwritten in the queue.

@@ -22,6 +22,7 @@ import { rawClient, startRedisCluster, startRedisServer } from '../support/redis
 import { joinSockets, refusingPort, type Peer } from '../support/peers.js'
 import { adminClient, migrateToNewcomer, type Migration } from './redis-cluster-newcomer.js'
 import { eventually } from '../ops/helpers.js'
+import { sendSignal } from '../support/signals.js'
 
 const PREFIX = 'landed:'
 const COUNTER = 'throttle:token-exchange:v4_10.1.1.1:30'
@@ -48,10 +49,10 @@ function store(port: number, o: Partial<RedisStoreOptions> = {}): RedisStore {
 
 /** A paused server (SIGSTOP), continued at the test's end whatever happens. */
 function pause(peer: Peer): () => void {
-  process.kill(peer.pid, 'SIGSTOP')
+  sendSignal(peer.pid, 'SIGSTOP')
   let paused = true
   const resume = (): void => {
-    if (paused) process.kill(peer.pid, 'SIGCONT')
+    if (paused) sendSignal(peer.pid, 'SIGCONT')
     paused = false
   }
   started.push({ stop: resume })

@@ -14,6 +14,7 @@ import { join } from 'node:path'
 export { freePort, portAccepts } from '../../bench/procs.js'
 import { freePort, portAccepts } from '../../bench/procs.js'
 import { START_DEADLINE_MS } from './eventually.js'
+import { signalGroup, takeChild } from './signals.js'
 
 /**
  * A port every dial to 127.0.0.1 is refused on, for the whole run. Not a freePort() left
@@ -58,7 +59,7 @@ let exitHookInstalled = false
 function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return
   try {
-    process.kill(-child.pid, signal)
+    if (!signalGroup(child, signal)) child.kill(signal) // no group left: the child alone
   } catch {
     try {
       child.kill(signal)
@@ -122,7 +123,7 @@ export async function startPeer(spec: PeerSpec): Promise<Peer> {
       }
     }
     const peer: Peer = {
-      name: spec.name, port, dir, pid: child.pid ?? -1,
+      name: spec.name, port, dir, pid: takeChild(child),
       output: () => out,
       read,
       async stop() {

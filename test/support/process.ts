@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs'
 import { createInterface } from 'node:readline'
 import { assertDistFresh } from './dist-fresh.js'
 import { eventually, START_DEADLINE_MS } from './eventually.js'
+import { takeChild } from './signals.js'
 
 export const MAIN = 'dist/src/main.js'
 
@@ -31,6 +32,7 @@ export async function spawnGateway(configFile: string, args: string[] = [], env:
   // `main` another build's entry point (an earlier release's, beside this one on one store).
   const command = [...launcher, process.execPath, main, 'serve', '--config', configFile, ...args]
   const child = spawn(command[0] as string, command.slice(1), { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  takeChild(child) // its primary's pid: a signal by number reaches it only while it runs
   const output: string[] = []
   const outputEnded = new Promise((resolve) => child.once('close', resolve))
   // 'exit' may come before the last lines are read from the pipes (and workers share them): wait

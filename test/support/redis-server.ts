@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll } from 'vitest'
 import { startPeer, type Peer } from './peers.js'
+import { sendSignal } from './signals.js'
 
 /** Starts redis-server (Debian's) on a free port; `url` is its redis:// address. */
 export async function startRedisServer(): Promise<Peer & { url: string }> {
@@ -31,7 +32,7 @@ export function usePausableRedis(): PausableRedis {
     server = await startRedisServer()
   })
   afterAll(async () => {
-    if (paused && server) process.kill(server.pid, 'SIGCONT')
+    if (paused && server) sendSignal(server.pid, 'SIGCONT')
     await server?.stop()
   })
   return {
@@ -41,12 +42,12 @@ export function usePausableRedis(): PausableRedis {
     },
     async whilePaused(fn) {
       const pid = this.server.pid
-      process.kill(pid, 'SIGSTOP')
+      sendSignal(pid, 'SIGSTOP')
       paused = true
       try {
         return await fn()
       } finally {
-        process.kill(pid, 'SIGCONT')
+        sendSignal(pid, 'SIGCONT')
         paused = false
       }
     },

@@ -11,6 +11,7 @@ import { promisify } from 'node:util'
 import { Redis } from 'ioredis'
 import { startPeer, type Peer } from './peers.js'
 import { fixedFreePort } from './fixed-ports.js'
+import { sendSignal } from './signals.js'
 
 const READY = /Ready to accept connections/
 
@@ -288,7 +289,7 @@ export async function startSentinelSet(primaryName = 'gwprimary', tls?: RedisSer
       const port = await currentPrimaryPort()
       const victim = servers.find((p) => p.port === port)
       if (victim === undefined) throw new Error(`no started server on the primary's port ${port}`)
-      process.kill(victim.pid, 'SIGKILL')
+      sendSignal(victim.pid, 'SIGKILL')
       // Every Sentinel, not one: a Sentinel still on the old configuration that sees the old
       // address come back empty may take it for the primary and have the promoted replica resync
       // from it, wiping what was acknowledged (Redis documents this hazard for restarting a

@@ -5,17 +5,18 @@
  */
 import { readFileSync } from 'node:fs'
 import { eventually } from './eventually.js'
+import { sendSignal } from './signals.js'
 
 /** The process state letter from /proc (T: stopped). */
 export const stateOf = (pid: number): string => /\) (\S)/.exec(readFileSync(`/proc/${pid}/stat`, 'utf8'))?.[1] ?? '?'
 
 /** Stops `pid`, runs `during`, and continues it (also when `during` throws). */
 export async function whileStopped(pid: number, during: () => void | Promise<void>): Promise<void> {
-  process.kill(pid, 'SIGSTOP')
+  sendSignal(pid, 'SIGSTOP')
   try {
     await eventually(() => stateOf(pid) === 'T', 10_000, 'the process to stop')
     await during()
   } finally {
-    process.kill(pid, 'SIGCONT')
+    sendSignal(pid, 'SIGCONT')
   }
 }
