@@ -70,6 +70,20 @@ describe('signals by pid number (test/support/signals.ts)', () => {
     expect(sendSignal(child.pid as number, 'SIGCONT')).toBe(true)
   })
 
+  it('a record an earlier file of this worker left (its process gone, the number reused) does not refuse this file\'s signal', () => {
+    const child = sleeper()
+    const pid = child.pid as number
+    const file = expect.getState().testPath
+    expect.setState({ testPath: `${file ?? ''}.earlier` })
+    try {
+      take(pid, undefined, reading({ start: '1' })) // the earlier file's process of that number
+      expect(sendSignal(pid, 'SIGCONT')).toBe(false) // within that file: another process now
+    } finally {
+      expect.setState({ testPath: file })
+    }
+    expect(sendSignal(pid, 'SIGCONT')).toBe(true)
+  })
+
   it('sends nothing to a pid taken when no process had it', () => {
     const pid = take(2 ** 22 + 1) // above any pid_max
     const kill = vi.spyOn(process, 'kill')

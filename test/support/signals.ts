@@ -10,6 +10,7 @@
  */
 import type { ChildProcess } from 'node:child_process'
 import { readdirSync, readFileSync } from 'node:fs'
+import { expect } from 'vitest'
 
 /** The /proc/<pid>/stat fields this reads; undefined once no process has that pid. */
 export interface ProcStat {
@@ -34,9 +35,20 @@ export const procStat: StatReader = (pid) => {
   return { state: f[0] ?? '?', ppid: Number(f[1]), pgrp: Number(f[2]), start: f[19] ?? '' }
 }
 
-/** Start times of the pids taken, GONE for one that was not running when taken. */
-const taken = new Map<number, string>()
+/**
+ * Start times of the pids taken, GONE for one that was not running when taken, each with the test
+ * file that took it. A vitest worker runs many files in one process (isolate: false): a record left
+ * by an earlier file (its process gone, the number since given to a process of this file's) counts
+ * as no record, or this file's own signal would be refused.
+ */
+const taken = new Map<number, { start: string; file: string }>()
 const GONE = ''
+/** The test file running in this worker now ('' outside a test run). */
+const testFile = (): string => expect.getState().testPath ?? ''
+const recordOf = (pid: number): string | undefined => {
+  const record = taken.get(pid)
+  return record !== undefined && record.file === testFile() ? record.start : undefined
+}
 
 /**
  * Records `pid` as this test's, with its start time now, and returns it. With `parent` (a gateway
@@ -49,7 +61,7 @@ const GONE = ''
 export function take(pid: number, parent?: number, read: StatReader = procStat): number {
   const stat = read(pid)
   const ours = stat !== undefined && stat.state !== 'Z' && (parent === undefined || stat.ppid === parent)
-  taken.set(pid, ours ? stat.start : GONE)
+  taken.set(pid, { start: ours ? stat.start : GONE, file: testFile() })
   return pid
 }
 
@@ -65,9 +77,9 @@ export function holds(pid: number, parent?: number, read: StatReader = procStat)
   if (parent !== undefined) {
     if (parent !== process.pid && !holds(parent, undefined, read)) return false
     take(pid, parent, read)
-  } else if (!taken.has(pid)) take(pid, undefined, read)
-  const start = taken.get(pid)
-  const stat = start === GONE ? undefined : read(pid)
+  } else if (recordOf(pid) === undefined) take(pid, undefined, read)
+  const start = recordOf(pid)
+  const stat = start === GONE || start === undefined ? undefined : read(pid)
   return stat !== undefined && stat.state !== 'Z' && stat.start === start
 }
 
