@@ -43,8 +43,14 @@ export const procStat: StatReader = (pid) => {
  */
 const taken = new Map<number, { start: string; file: string }>()
 const GONE = ''
-/** The test file running in this worker now ('' outside a test run). */
-const testFile = (): string => expect.getState().testPath ?? ''
+/** The test file running in this worker now; '' outside vitest (a harness process importing peers.ts), where vitest's state throws. */
+const testFile = (): string => {
+  try {
+    return expect.getState().testPath ?? ''
+  } catch {
+    return ''
+  }
+}
 const recordOf = (pid: number): string | undefined => {
   const record = taken.get(pid)
   return record !== undefined && record.file === testFile() ? record.start : undefined
