@@ -61,12 +61,16 @@ async function execOn(connection: Redis, build: (p: Pipeline) => void): Promise<
  * (MaxRetriesPerRequestError empties the offline queue, and so does a connection ending for good:
  * a redirect's node that could not be reached; ioredis marks a command `isTraced` as it writes it).
  * Anything else may have run: a timeout, whether the command was written (a reply lost) or still
- * queued (ioredis writes a queued command once it reconnects, timed out or not); a connection lost
- * after the write; a READONLY resend (ioredis resends the command once, to the
- * server it reconnects to) that fails otherwise; a WAIT's error (the write ran). One case is judged
- * "may have run" though it never did: a READONLY resend that ioredis then gives up on unwritten
- * (MaxRetriesPerRequestError after failed reconnects): `isTraced` is already set by the first write,
- * and ioredis keeps no count of writes (lenient by one give-back, as after a timeout).
+ * queued; a connection lost after the write; a READONLY resend (ioredis resends the command once, to
+ * the server it reconnects to) that fails otherwise; a WAIT's error (the write ran). A command timed
+ * out in the queue (the connection not made or not through its handshake: `isTraced` unset) stays
+ * there: ioredis writes it once the connection is ready, late or after a reconnect, and drops it only
+ * if it gives up as above or the connection's handshake fails (a handshake command timing out too:
+ * recoverFromFatalError empties the queue) — which of the two is not known when the write fails
+ * (test/store/redis-may-have-landed.test.ts, "still queued": one of each). So two cases are judged
+ * "may have run" though they never did (lenient by one give-back each): that dropped one, and a
+ * READONLY resend ioredis then gives up on unwritten (MaxRetriesPerRequestError after failed
+ * reconnects): `isTraced` is already set by the first write, and ioredis keeps no count of writes.
  */
 export function writeNeverRan(failure: unknown, sent: readonly Command[]): boolean {
   const last = sent.at(-1)

@@ -86,9 +86,10 @@ export interface Store {
    * failure in the request, a closed store or client, a Redis down: ioredis gave up on it unwritten),
    * or answered with an error of its own (OOM, NOPERM, MISCONF, a script's refused write, READONLY
    * twice: ioredis resends a write once after READONLY, redis-client.ts), or a MOVED/ASK whose node
-   * could not be reached. A timeout (the command written, or still queued: ioredis writes it once it
-   * reconnects), a connection lost after the write, or a READONLY resend that fails otherwise (it
-   * may have reached the next primary, or not: a resend flushed unwritten is counted so too) may have run.
+   * could not be reached. A timeout (the command written, or still queued: ioredis writes it once the
+   * connection is ready, unless that connection's handshake fails first: counted so too), a connection
+   * lost after the write, or a READONLY resend that fails otherwise (it may have reached the next
+   * primary, or not: a resend flushed unwritten is counted so too) may have run.
    */
   mayHaveLanded(failure: unknown): boolean
   /**
