@@ -10,8 +10,7 @@
  * Needs valgrind (`apt-get install -y valgrind`).
  */
 import { execFileSync } from 'node:child_process'
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
@@ -20,7 +19,7 @@ import { fixedCount } from './load.js'
 import { setupPaths, type BodyKind, type PathName, type Processes } from './paths.js'
 import { startNginxProxy, startUpstream } from './peers.js'
 import { writeBenchPki } from './pki.js'
-import type { Proc } from './procs.js'
+import { scratchDir, type Proc } from './procs.js'
 import { bodyCostMarkdown, bodyCosts } from './report.js'
 
 const USAGE = `node dist/bench/instructions.js [options]
@@ -75,7 +74,7 @@ async function main(): Promise<void> {
   const requests = Number(a.requests ?? 1500)
   const warmup = Number(a.warmup ?? 4000)
   const users = Number(a.users ?? 4)
-  const dir = mkdtempSync(join(tmpdir(), 'mtls-gateway-instructions-'))
+  const dir = scratchDir('mtls-gateway-instructions-', a.keep === true)
   const procs: Proc[] = []
   try {
     const pki = await writeBenchPki(dir)

@@ -4,9 +4,9 @@
  * /proc: CPU time (schedstat, all threads) and resident memory (VmRSS, VmHWM).
  */
 import { spawn, execFileSync, type ChildProcess, type SpawnOptions } from 'node:child_process'
-import { openSync, closeSync, readdirSync, readFileSync } from 'node:fs'
+import { openSync, closeSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { createConnection, createServer } from 'node:net'
-import { constants } from 'node:os'
+import { constants, tmpdir } from 'node:os'
 import { join } from 'node:path'
 
 /** Ports never taken, even when the kernel offers them. */
@@ -155,7 +155,25 @@ function onStopSignal(signal: NodeJS.Signals): void {
   if (stopping) process.exit(code)
   stopping = true
   process.exitCode = code
-  void Promise.allSettled([...running.keys()].map((c) => stopChild(c))).then(() => process.exit(code))
+  void Promise.allSettled([...running.keys()].map((c) => stopChild(c))).then(() => {
+    // After the children: nothing of theirs still writes there.
+    for (const d of scratchDirs) rmSync(d, { recursive: true, force: true })
+    process.exit(code)
+  })
+}
+
+/** Run directories (scratchDir) a stop signal removes; a driver's own end removes or keeps its own. */
+const scratchDirs = new Set<string>()
+
+/**
+ * A temporary directory for one driver run (test keys, configs, logs), removed when a stop signal
+ * ends the driver (without it, a signalled run left it behind); `keep` (the driver's --keep option)
+ * leaves it there as the driver's normal end does.
+ */
+export function scratchDir(prefix: string, keep = false): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix))
+  if (!keep) scratchDirs.add(dir)
+  return dir
 }
 
 function watchSignals(): void {

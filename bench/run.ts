@@ -4,8 +4,8 @@
  * interception CA's minting figures. Writes bench/results/<date>.json and prints markdown.
  * `--quick` is the few-second smoke run the test suite uses; `--help` lists the options.
  */
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
-import { availableParallelism, tmpdir } from 'node:os'
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { availableParallelism } from 'node:os'
 import { dirname, join } from 'node:path'
 import { machineInfo, type MachineInfo } from './machine.js'
 import { measure, prewarm, type MeasureOptions, type Sample } from './measure.js'
@@ -17,7 +17,7 @@ import { startOtlpSink, type OtlpSink } from './otlp-sink.js'
 import { startUserGateway } from './user-gateways.js'
 import { startNginxProxy, startUpstream } from './peers.js'
 import { writeBenchPki } from './pki.js'
-import { memory, pinSelf, startTogether, type Proc } from './procs.js'
+import { memory, pinSelf, scratchDir, startTogether, type Proc } from './procs.js'
 import { checkTargets, markdown, median, summarize, type Row, type Target } from './report.js'
 import { nodeId, withoutNode, type BenchNode } from './nodes.js'
 import { benchOptions, HELP } from './options.js'
@@ -77,7 +77,7 @@ if (parsed === 'help') {
 const { measure: opts, prewarmMs, stagesMs, freshWarmMs, settleMs, allocMs, idleSeconds, idleWindowMs, perfMs, sideRounds, sideMs, pairs, floorPairs, floorPairPaths, latencyPairs, pairMs, allocPaths, nodes, paths, bodies, out, date, v8Log } = parsed
 const many = nodes.length > 1
 
-const dir = mkdtempSync(join(tmpdir(), 'mtlsgw-bench-'))
+const dir = scratchDir('mtlsgw-bench-', parsed.keepDir)
 const log = (s: string): void => void process.stderr.write(s + '\n')
 const started = Date.now()
 const machine = await machineInfo()

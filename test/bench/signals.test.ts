@@ -47,7 +47,7 @@ function alive(pid: number): boolean {
 
 /**
  * A driver in a process group of its own (so afterEach can take down what the old code left), its
- * stderr collected, its temporary directory in this file's (a signalled driver leaves its own).
+ * stderr collected, its temporary directory in this file's TMPDIR.
  */
 function driver(args: string[]): { child: ChildProcess; stderr: () => string; exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }> } {
   const child = spawn(process.execPath, args, { detached: true, env: { ...process.env, TMPDIR: dir }, stdio: ['ignore', 'ignore', 'pipe'] })
@@ -89,7 +89,11 @@ describe('a bench driver stopped by a signal', () => {
     const children = await childrenOnceUp(d, () => d.stderr().includes('prewarm:'))
     const commands = children.map(commandOf)
     expect(commands.filter((c) => c === 'nginx'), commands.join(', ')).toHaveLength(2)
+    // Its run directory (keys, configs, nginx's files), in this file's TMPDIR: removed too (before, left behind).
+    const runDirs = readdirSync(dir).filter((name) => name.startsWith('mtlsgw-bench-'))
+    expect(runDirs).toHaveLength(1)
     await signalAndCheck(d, children, signal)
+    expect(readdirSync(dir).filter((name) => runDirs.includes(name)), 'left behind').toEqual([])
   })
 
   it.runIf(existsSync('/usr/bin/valgrind'))('unit-counts.js stops its callgrind run on SIGTERM', async () => {
