@@ -277,9 +277,9 @@ describe('RedisStore.mayHaveLanded: a take that timed out still queued (ioredis 
 
 /**
  * A TCP relay to Redis (on a free port) keeping every byte the server sends until `release()`, then
- * relaying both ways; `firstClosed` settles once the first connection closes; `close` ends them all.
+ * relaying both ways; `firstClosed` settles once the first connection closes; afterEach closes it.
  */
-async function holdingRelay(redisPort: number): Promise<{ port: number; firstClosed: Promise<void>; release(): void; close(): void }> {
+async function holdingRelay(redisPort: number): Promise<{ port: number; firstClosed: Promise<void>; release(): void }> {
   const sockets = new Set<Socket>()
   const held: { client: Socket; chunks: Buffer[] }[] = []
   let holding = true
@@ -297,11 +297,12 @@ async function holdingRelay(redisPort: number): Promise<{ port: number; firstClo
   })
   const port = await freePort()
   await new Promise<void>((resolve, reject) => relay.once('error', reject).listen(port, '127.0.0.1', resolve))
-  const close = (): void => {
-    relay.close()
-    for (const s of sockets) s.destroy()
-  }
-  started.push({ stop: close })
+  started.push({
+    stop: () => {
+      relay.close()
+      for (const s of sockets) s.destroy()
+    },
+  })
   return {
     port,
     firstClosed,
@@ -309,7 +310,6 @@ async function holdingRelay(redisPort: number): Promise<{ port: number; firstClo
       holding = false
       for (const { client, chunks } of held.splice(0)) if (!client.destroyed && chunks.length > 0) client.write(Buffer.concat(chunks))
     },
-    close,
   }
 }
 
