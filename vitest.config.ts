@@ -19,5 +19,8 @@ export default defineConfig({
     // worker time. Tests keep no state in modules (servers, PKIs and stores are per file, closed in
     // afterAll; nothing stubs globals or process.env for good).
     isolate: false,
+    // A test that makes no assertion fails ("expected any number of assertion, but got none"): a
+    // test that cannot fail is a defect. Concurrent tests count on their context's `expect`.
+    expect: { requireAssertions: true },
   },
 })

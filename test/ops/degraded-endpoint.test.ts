@@ -12,7 +12,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { join } from 'node:path'
 import type { TLSSocket } from 'node:tls'
 import { promisify } from 'node:util'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, it, type ExpectStatic } from 'vitest'
 import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
 import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
 import { endpointYaml, send, type Reply } from '../support/gateway.js'
@@ -113,7 +113,7 @@ async function beforeExpiry(target: Target, until: Date): Promise<Before | null>
 }
 
 /** Checks what was seen before the expiry, then requests after it, with the same pools and session caches. */
-async function expiresWhileRunning(target: Target, until: Date, peersOf: ExpiringConfig, tag: string, before: Before): Promise<void> {
+async function expiresWhileRunning(expect: ExpectStatic, target: Target, until: Date, peersOf: ExpiringConfig, tag: string, before: Before): Promise<void> {
   const degraded = (endpoint: string): Promise<number | undefined> => degradedOf(target, endpoint)
   expect(before.replies.map((r) => r.status)).toEqual(Array(12).fill(200))
   expect(new Set(before.replies.map((r) => r.json<Seen>().subject))).toEqual(new Set([`short-${tag}`]))
@@ -150,7 +150,7 @@ const soon = (lifetimeS: number): Date => new Date(Math.ceil(Date.now() / 1000) 
  * requests before the expiry never race it; the assertions stay the same. The last lifetime's
  * attempt is not abandoned: its requests ending after the expiry fail the test.
  */
-async function expiresAfterStart(tag: string, start: (until: Date, tag: string) => Promise<{ target: Target; peers: ExpiringConfig }>): Promise<void> {
+async function expiresAfterStart(expect: ExpectStatic, tag: string, start: (until: Date, tag: string) => Promise<{ target: Target; peers: ExpiringConfig }>): Promise<void> {
   for (const lifetimeS of LIFETIMES_S) {
     const last = lifetimeS === LIFETIMES_S[LIFETIMES_S.length - 1]
     const attempt = lifetimeS === LIFETIMES_S[0] ? tag : `${tag}-${lifetimeS}`
@@ -158,7 +158,7 @@ async function expiresAfterStart(tag: string, start: (until: Date, tag: string) 
     const { target, peers: peersOf } = await start(until, attempt)
     if (!last && until.getTime() - Date.now() < (lifetimeS * 1000) / 2) continue
     const before = await beforeExpiry(target, until)
-    if (before) return expiresWhileRunning(target, until, peersOf, attempt, before)
+    if (before) return expiresWhileRunning(expect, target, until, peersOf, attempt, before)
     if (last) throw new Error('the machine was too slow: the requests before expiry ended after it (raise LIFETIMES_S)')
   }
 }
@@ -195,8 +195,8 @@ afterAll(async () => {
 // Both groups side by side: the first mostly waits for certificates to expire, and each test has gateways and peers of its own.
 describe.concurrent('a client certificate whose validity changes while the gateway runs', () => {
   /** In process: started with the three endpoints, or with `steady` only and then reloaded to all three. */
-  function inProcess(tag: string, reload: boolean): Promise<void> {
-    return expiresAfterStart(tag, async (until, attempt) => {
+  function inProcess(expect: ExpectStatic, tag: string, reload: boolean): Promise<void> {
+    return expiresAfterStart(expect, tag, async (until, attempt) => {
       const c = await expiringConfig(attempt, until)
       const dir = join(pki.dir, attempt)
       mkdirSync(dir)
@@ -210,11 +210,11 @@ describe.concurrent('a client certificate whose validity changes while the gatew
     })
   }
 
-  it.concurrent('degrades only its endpoint (fresh start, in process)', () => inProcess('fresh', false), EXPIRES_AFTER_START_MS)
+  it.concurrent('degrades only its endpoint (fresh start, in process)', ({ expect }) => inProcess(expect, 'fresh', false), EXPIRES_AFTER_START_MS)
 
-  it.concurrent('degrades only its endpoint after a hot reload added it', () => inProcess('reloaded', true), EXPIRES_AFTER_START_MS)
+  it.concurrent('degrades only its endpoint after a hot reload added it', ({ expect }) => inProcess(expect, 'reloaded', true), EXPIRES_AFTER_START_MS)
 
-  it.concurrent('a not-yet-valid certificate degrades its endpoint until its time comes, then it serves', async () => {
+  it.concurrent('a not-yet-valid certificate degrades its endpoint until its time comes, then it serves', async ({ expect }) => {
     const from = new Date(Math.ceil(Date.now() / 1000) * 1000 + 10_000)
     const peer = await startPeer(false)
     const dir = join(pki.dir, 'not-yet')
@@ -233,7 +233,7 @@ describe.concurrent('a client certificate whose validity changes while the gatew
     expect(valueOf(await scrape(g.adminUrl), 'mtls_gateway_endpoint_degraded', { endpoint: 'early', reason: 'client_cert_not_yet_valid' })).toBe(0)
   })
 
-  it.concurrent('degrades only its endpoint in serve --workers 2', () => expiresAfterStart('workers', async (until, attempt) => {
+  it.concurrent('degrades only its endpoint in serve --workers 2', ({ expect }) => expiresAfterStart(expect, 'workers', async (until, attempt) => {
     const c = await expiringConfig(attempt, until)
     const config = join(pki.dir, `${attempt}.yaml`)
     writeFileSync(config, HEAD + c.yaml)
@@ -254,7 +254,7 @@ describe.concurrent('a start with an already-expired endpoint', () => {
   })
 
   for (const workers of ['1', '2']) {
-    it(`serves the other endpoints with --workers ${workers}: /readyz 200, the metric shows the degraded one`, async () => {
+    it(`serves the other endpoints with --workers ${workers}: /readyz 200, the metric shows the degraded one`, async ({ expect }) => {
       const { gp, admin } = await spawnWithAdmin(config, ['--workers', workers])
       const target = processTarget(gp, admin)
       const calls = await Promise.all(Array.from({ length: 4 }, (_, i) => send(gp.url, `/proxy/steady/s${i}`)))
@@ -273,7 +273,7 @@ describe.concurrent('a start with an already-expired endpoint', () => {
     }, 120_000)
   }
 
-  it('is accepted by a hot reload as by a fresh start, while a key mismatch is still refused', async () => {
+  it('is accepted by a hot reload as by a fresh start, while a key mismatch is still refused', async ({ expect }) => {
     const dir = join(pki.dir, 'reload-expired')
     mkdirSync(dir)
     const g = await startOpsGateway(dir, `${HEAD}endpoints:\n${endpointYaml('steady', steady.port, steadyTls())}`, { watch: false })
@@ -291,7 +291,7 @@ describe.concurrent('a start with an already-expired endpoint', () => {
     expect((await send(g.gw.url, '/proxy/steady/r2')).status).toBe(200)
   })
 
-  it('degrades only the tenant whose own bundle expired', async () => {
+  it('degrades only the tenant whose own bundle expired', async ({ expect }) => {
     const dir = join(pki.dir, 'tenant')
     mkdirSync(dir)
     const acme = await bundle('old-acme', new Date('2021-01-01T00:00:00Z'))
@@ -305,7 +305,7 @@ describe.concurrent('a start with an already-expired endpoint', () => {
     expect(await get(`${g.adminUrl}/readyz`)).toEqual({ status: 200, text: '{"status":"ready"}' })
   })
 
-  it('check still exits non-zero, naming the certificate and its date', async () => {
+  it('check still exits non-zero, naming the certificate and its date', async ({ expect }) => {
     const r = await promisify(execFile)(process.execPath, [MAIN, 'check', '--config', config]).then(
       () => ({ code: 0, stderr: '' }),
       (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }),

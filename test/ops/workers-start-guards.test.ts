@@ -69,8 +69,8 @@ describe('serve --workers 2: a worker that starts', () => {
       sendSignal(workers[1] as number, 'SIGKILL', primary)
       const waiting = await eventually(() => gp.logEntries(from).find((e) => e.pid === primary && e.msg === 'a starting worker waits for the reload in progress to get its config'), 60_000, 'a replacement to wait for its config')
       sendSignal(primary, 'SIGKILL')
-      await eventually(() => !running(waiting.worker as number) || undefined, 30_000, 'the waiting worker to exit')
-      await eventually(() => !running(held) || undefined, 30_000, 'the held worker to exit')
+      await expect.poll(() => running(waiting.worker as number), { timeout: 30_000, message: 'the waiting worker to exit' }).toBe(false)
+      await expect.poll(() => running(held), { timeout: 30_000, message: 'the held worker to exit' }).toBe(false)
     } finally {
       unlinkSync(hold)
     }

@@ -77,6 +77,6 @@ describe('a connector that ends the CONNECT exchange without an HTTP answer', ()
   }
 
   it('the gateway closes its sockets to the connectors', async () => {
-    await eventually(() => peers.open.size === 0, 10_000, 'the gateway to close its sockets to the connectors')
+    await expect.poll(() => peers.open.size, { timeout: 10_000, message: 'the gateway to close its sockets to the connectors' }).toBe(0)
   })
 })

@@ -86,6 +86,6 @@ describe('a connector that answers 407', () => {
   })
 
   it('the gateway closes its sockets to the connectors', async () => {
-    await eventually(() => peers.open.size === 0, 10_000, 'the gateway to close its sockets to the connectors')
+    await expect.poll(() => peers.open.size, { timeout: 10_000, message: 'the gateway to close its sockets to the connectors' }).toBe(0)
   })
 })

@@ -106,7 +106,7 @@ describe('a connector silent past timeouts.connect', () => {
   }
 
   it('the gateway closes its sockets to the connectors and gives up the unanswered dial', async () => {
-    await eventually(() => peers.open.size === 0, 10_000, 'the gateway to close its sockets to the connectors')
-    await eventually(() => unaccepting.dialling() === 0, 10_000, 'the gateway to give up its dial to the proxy that never accepts')
+    await expect.poll(() => peers.open.size, { timeout: 10_000, message: 'the gateway to close its sockets to the connectors' }).toBe(0)
+    await expect.poll(() => unaccepting.dialling(), { timeout: 10_000, message: 'the gateway to give up its dial to the proxy that never accepts' }).toBe(0)
   })
 })

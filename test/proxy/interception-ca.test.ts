@@ -16,7 +16,7 @@ import { createServer as createTcpServer, connect as tcpConnect, type AddressInf
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { SignJWT } from 'jose'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, it } from 'vitest'
 import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
 import { startMtlsServer, type EchoReply, type RunningServer } from '../support/tls-server.js'
 import { endpointYaml, send } from '../support/gateway.js'
@@ -141,7 +141,7 @@ describe('an interception CA outside its validity degrades CONNECT interception 
   const refusal = (): string => `CONNECT to ${authority()} refused: TLS interception is unavailable: the interception CA expired on 2021-01-01T00:00:00.000Z ("CN=ica expired")`
 
   for (const workers of ['1', '2']) {
-    it(`serve --workers ${workers} starts; the other ways in serve; CONNECT gets 503, logged and counted; /readyz 200`, async () => {
+    it(`serve --workers ${workers} starts; the other ways in serve; CONNECT gets 503, logged and counted; /readyz 200`, async ({ expect }) => {
       const gp: GatewayProcess = await spawnGateway(configFile, ['--workers', workers])
       stops.push(() => gp.stop('SIGKILL'))
       const admin = await adminUrlOf(gp)
@@ -179,7 +179,7 @@ describe('an interception CA outside its validity degrades CONNECT interception 
     }, 120_000)
   }
 
-  it('check still exits 1, naming the CA and its date', async () => {
+  it('check still exits 1, naming the CA and its date', async ({ expect }) => {
     const r = await promisify(execFile)(process.execPath, [MAIN, 'check', '--config', configFile]).then(
       () => ({ code: 0, stderr: '' }),
       (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }),
@@ -191,7 +191,7 @@ describe('an interception CA outside its validity degrades CONNECT interception 
     expect(r.stderr).toContain(`${at}: interception.caCert: ${expired.caCert}: the interception CA expired on 2021-01-01T00:00:00.000Z ("CN=ica expired")\n`)
   })
 
-  it('a hot reload to an expired CA is accepted as a fresh start is; a renewed CA then intercepts again', async () => {
+  it('a hot reload to an expired CA is accepted as a fresh start is; a renewed CA then intercepts again', async ({ expect }) => {
     const good = await writeCa('before-expired', inAYear())
     const g = await inProcess('reload-expired', config(good))
     expect((await intercepted(g.gw.port, good.pem)).status).toBe(200)
@@ -205,7 +205,7 @@ describe('an interception CA outside its validity degrades CONNECT interception 
     expect(await intercepted(g.gw.port, renewed.pem)).toMatchObject({ status: 200, issuer: 'ica renewed' })
   })
 
-  it.concurrent('a CA that expires while running: CONNECT degrades, and an unrelated reload is still accepted', async () => {
+  it.concurrent('a CA that expires while running: CONNECT degrades, and an unrelated reload is still accepted', async ({ expect }) => {
     const until = new Date(Math.ceil(Date.now() / 1000) * 1000 + 8000)
     const short = await writeCa('short', until)
     const g = await inProcess('expires-running', config(short))
@@ -226,7 +226,7 @@ describe('an interception CA outside its validity degrades CONNECT interception 
     expect(g.access().filter((e) => e.method === 'CONNECT').map((e) => [e.status, e.reason])).toEqual([[503, 'unavailable'], [200, undefined]])
   })
 
-  it.concurrent('a CA not yet valid: CONNECT is refused until its time comes, then intercepts', async () => {
+  it.concurrent('a CA not yet valid: CONNECT is refused until its time comes, then intercepts', async ({ expect }) => {
     const from = new Date(Math.ceil(Date.now() / 1000) * 1000 + 8000)
     const early = await writeCa('early', inAYear(), from)
     const g = await inProcess('not-yet', config(early))
@@ -240,7 +240,7 @@ describe('an interception CA outside its validity degrades CONNECT interception 
 
 describe('the interception CA is read with the snapshot, not at the first CONNECT', () => {
   for (const prior of [false, true]) {
-    it(`a refused reload keeps the old CA and an accepted one switches (${prior ? 'after' : 'without'} a CONNECT before)`, async () => {
+    it(`a refused reload keeps the old CA and an accepted one switches (${prior ? 'after' : 'without'} a CONNECT before)`, async ({ expect }) => {
       const a = await writeCa(`a-${prior}`, inAYear())
       const b = await writeCa(`b-${prior}`, inAYear())
       const g = await inProcess(`snapshot-${prior}`, config(a))
@@ -260,7 +260,7 @@ describe('the interception CA is read with the snapshot, not at the first CONNEC
     })
   }
 
-  it('serve --workers 2: each worker keeps the old CA through a refused reload and takes the new one on an accepted one', async () => {
+  it('serve --workers 2: each worker keeps the old CA through a refused reload and takes the new one on an accepted one', async ({ expect }) => {
     const a = await writeCa('wa', inAYear())
     const b = await writeCa('wb', inAYear())
     const file = join(pki.dir, 'workers-snapshot.yaml')
@@ -290,7 +290,7 @@ describe('the interception CA is read with the snapshot, not at the first CONNEC
 })
 
 describe('a refused CONNECT is a request like any other', () => {
-  it('407, 403 (host not configured) and 403 (pass-through egress) each give one access line and a requests_total sample, without the credential', async () => {
+  it('407, 403 (host not configured) and 403 (pass-through egress) each give one access line and a requests_total sample, without the credential', async ({ expect }) => {
     const ca = await writeCa('refusals', inAYear())
     const g = await inProcess('refusals', config(ca, { callers: true }).replace(`host: 127.0.0.1, port: ${echoPort()}, allowPrivate: true`, `host: 127.0.0.1, port: ${echoPort()}, allowPrivate: false`))
     const token = await jwt()
@@ -328,7 +328,7 @@ describe('the interception CA\'s metrics and warnings describe the CA the snapsh
     return e ? { notBefore: unix(e.notBefore), notAfter: unix(e.notAfter) } : undefined
   }
 
-  it('the files replaced or removed after the snapshot was built change nothing: the dates are the snapshot\'s', async () => {
+  it('the files replaced or removed after the snapshot was built change nothing: the dates are the snapshot\'s', async ({ expect }) => {
     const from = new Date('2025-03-01T00:00:00Z')
     const until = new Date(Date.now() + 200 * 86_400_000)
     const a = await writeCa('facts-a', new Date(Math.floor(until.getTime() / 1000) * 1000), from)
@@ -350,7 +350,7 @@ describe('the interception CA\'s metrics and warnings describe the CA the snapsh
     }
   })
 
-  it('a CA not yet valid has a not-before gauge and a warning at start; an expired one at reload; a valid one neither', async () => {
+  it('a CA not yet valid has a not-before gauge and a warning at start; an expired one at reload; a valid one neither', async ({ expect }) => {
     const from = new Date(Math.ceil(Date.now() / 1000) * 1000 + 3_600_000)
     const early = await writeCa('signal-early', inAYear(), from)
     const g = await inProcess('ca-signals', config(early))

@@ -125,8 +125,8 @@ describe('a 400 whose head could be nginx\'s page', () => {
     const { socket } = await requestFor('/leave')
     socket.write(head400(250) + '<html>')
     c.socket.destroy()
-    await eventually(() => closed.has(socket), 20_000, 'the upstream connection to close')
+    await expect.poll(() => closed.has(socket), { timeout: 20_000, message: 'the upstream connection to close' }).toBe(true)
     // Logged as every answer the caller left: 499 caller_aborted (no other case here leaves).
-    await eventually(() => g.access().some((e) => e.status === 499 && e.reason === 'caller_aborted'), 20_000, 'the access log line')
+    await expect.poll(() => g.access().some((e) => e.status === 499 && e.reason === 'caller_aborted'), { timeout: 20_000, message: 'the access log line' }).toBe(true)
   })
 })

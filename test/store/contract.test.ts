@@ -1,5 +1,5 @@
 import fc from 'fast-check'
-import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeEach, describe, it } from 'vitest'
 import type { Store } from '../../src/store/index.js'
 import { STORE_BACKENDS, stopStoreServers, type StoreBackend, type StoreHarness } from '../support/store-backends.js'
 import { eventually } from '../support/eventually.js'
@@ -32,7 +32,7 @@ function contract(backend: StoreBackend): void {
     await h.cleanup()
   })
 
-  it('get/put/replace/delete', async () => {
+  it('get/put/replace/delete', async ({ expect }) => {
     expect(await store.get('a')).toBeUndefined()
     await store.put('a', 'one')
     expect(await store.get('a')).toBe('one')
@@ -43,13 +43,13 @@ function contract(backend: StoreBackend): void {
     expect(await store.get('a')).toBeUndefined()
   })
 
-  it('keeps values byte-exact (unicode, empty, large)', async () => {
+  it('keeps values byte-exact (unicode, empty, large)', async ({ expect }) => {
     const values = ['', 'ü€😀\u0000tail', 'x'.repeat(200_000), '{"json":true}']
     for (const [i, v] of values.entries()) await store.put(`v:${i}`, v)
     for (const [i, v] of values.entries()) expect(await store.get(`v:${i}`)).toBe(v)
   })
 
-  it('expires values after their TTL; a put without TTL clears an old TTL', async () => {
+  it('expires values after their TTL; a put without TTL clears an old TTL', async ({ expect }) => {
     await store.put('ttl:short', 'x', SHORT_TTL_MS)
     await store.put('ttl:long', 'y', 60_000)
     await store.put('ttl:cleared', 'z', SHORT_TTL_MS)
@@ -64,7 +64,7 @@ function contract(backend: StoreBackend): void {
     expect(await store.take('ttl:short')).toBeUndefined()
   })
 
-  it('refuses non-positive or non-finite TTLs as misuse', async () => {
+  it('refuses non-positive or non-finite TTLs as misuse', async ({ expect }) => {
     for (const bad of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) {
       await expect(store.put('bad', 'x', bad)).rejects.toThrow(TypeError)
       await expect(store.putIfAbsent('bad', 'x', bad)).rejects.toThrow(/ttlMs must be a positive/)
@@ -72,7 +72,7 @@ function contract(backend: StoreBackend): void {
     expect(await store.get('bad')).toBeUndefined()
   })
 
-  it('putIfAbsent writes once, again after expiry or delete', async () => {
+  it('putIfAbsent writes once, again after expiry or delete', async ({ expect }) => {
     expect(await store.putIfAbsent('p', 'first', SHORT_TTL_MS)).toBe(true)
     expect(await store.putIfAbsent('p', 'second')).toBe(false)
     expect(await store.get('p')).toBe('first')
@@ -84,7 +84,7 @@ function contract(backend: StoreBackend): void {
     expect(await store.get('p')).toBe('fourth')
   })
 
-  it('putIfAbsent: 50 concurrent writers (split across instances), exactly one wins', async () => {
+  it('putIfAbsent: 50 concurrent writers (split across instances), exactly one wins', async ({ expect }) => {
     const peer = h.openPeer() ?? store
     for (const key of ['jti:fresh', 'jti:expired']) {
       if (key === 'jti:expired') {
@@ -100,7 +100,7 @@ function contract(backend: StoreBackend): void {
     }
   })
 
-  it('increment counts from 0, by any safe integer (negative too), also from a counter below 0, and reads back as text', async () => {
+  it('increment counts from 0, by any safe integer (negative too), also from a counter below 0, and reads back as text', async ({ expect }) => {
     expect(await store.increment('n:a', 1, 60_000)).toBe(1)
     expect(await store.increment('n:a', 1, 60_000)).toBe(2)
     expect(await store.increment('n:a', -1, 60_000)).toBe(1)
@@ -120,7 +120,7 @@ function contract(backend: StoreBackend): void {
     expect(await store.get('n:bad')).toBeUndefined()
   })
 
-  it('increment: 50 concurrent increments (split across instances) each get a distinct value, none lost', async () => {
+  it('increment: 50 concurrent increments (split across instances) each get a distinct value, none lost', async ({ expect }) => {
     const peer = h.openPeer() ?? store
     const got = await Promise.all(Array.from({ length: 50 }, (_, i) => (i % 2 ? peer : store).increment('n:race', 1, 60_000)))
     expect([...got].sort((a, b) => a - b)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1))
@@ -129,7 +129,7 @@ function contract(backend: StoreBackend): void {
     expect(await peer.get('n:race')).toBe('0')
   })
 
-  it('increment sets the TTL only when it creates the key; after expiry it starts again from 0 with a new TTL', async () => {
+  it('increment sets the TTL only when it creates the key; after expiry it starts again from 0 with a new TTL', async ({ expect }) => {
     await store.increment('n:forever', 1)
     expect(await store.increment('n:forever', 1, 50)).toBe(2)
     expect(await store.increment('n:window', 1, SHORT_TTL_MS)).toBe(1)
@@ -144,7 +144,7 @@ function contract(backend: StoreBackend): void {
     expect(await store.keys('n:')).toEqual(['n:forever'])
   })
 
-  it('decrementIfPositive takes one from a live counter above 0 only: never below 0, never a new key; 50 at once take exactly what there is', async () => {
+  it('decrementIfPositive takes one from a live counter above 0 only: never below 0, never a new key; 50 at once take exactly what there is', async ({ expect }) => {
     expect(await store.decrementIfPositive('d:absent')).toBeUndefined()
     expect(await store.keys('d:')).toEqual([])
     await store.increment('d:a', 2, 60_000)
@@ -160,7 +160,7 @@ function contract(backend: StoreBackend): void {
     expect(await peer.get('d:race')).toBe('0')
   })
 
-  it('decrementIfPositive keeps the TTL, and once the counter expired changes nothing (no counter left at -1)', async () => {
+  it('decrementIfPositive keeps the TTL, and once the counter expired changes nothing (no counter left at -1)', async ({ expect }) => {
     await store.increment('d:window', 2, SHORT_TTL_MS)
     expect(await store.decrementIfPositive('d:window')).toBe(1)
     await eventually(async () => (await store.get('d:window')) === undefined, 20_000, 'the counter to expire')
@@ -169,7 +169,7 @@ function contract(backend: StoreBackend): void {
     expect(await store.increment('d:window', 1, 60_000)).toBe(1)
   })
 
-  it('replaceIfUnchanged writes or deletes only over the value it names, keeping the expiry unless given one', async () => {
+  it('replaceIfUnchanged writes or deletes only over the value it names, keeping the expiry unless given one', async ({ expect }) => {
     expect(await store.replaceIfUnchanged('r:absent', 'x', 'y')).toBe(false)
     expect(await store.get('r:absent')).toBeUndefined()
     await store.put('r:a', 'one')
@@ -194,7 +194,7 @@ function contract(backend: StoreBackend): void {
     await expect(store.replaceIfUnchanged('r:forever', 'f2', 'x', 0)).rejects.toThrow(TypeError)
   })
 
-  it('replaceIfUnchanged: 50 at once from one value (split across instances), exactly one wins', async () => {
+  it('replaceIfUnchanged: 50 at once from one value (split across instances), exactly one wins', async ({ expect }) => {
     const peer = h.openPeer() ?? store
     await store.put('r:race', 'read', 60_000)
     const results = await Promise.all(Array.from({ length: 50 }, (_, i) => (i % 2 ? peer : store).replaceIfUnchanged('r:race', 'read', `w${i}`)))
@@ -203,7 +203,7 @@ function contract(backend: StoreBackend): void {
     expect(await peer.get('r:race')).toBe(`w${winners[0]}`)
   })
 
-  it('replaceIfUnchanged never undoes a write or a delete it did not read (seeded property)', async () => {
+  it('replaceIfUnchanged never undoes a write or a delete it did not read (seeded property)', async ({ expect }) => {
     const peer = h.openPeer() ?? store
     const op = fc.oneof(
       fc.record({ kind: fc.constant('put' as const), value: fc.constantFrom('a', 'b', 'c') }),
@@ -235,7 +235,7 @@ function contract(backend: StoreBackend): void {
     )
   })
 
-  it('take is one-shot, also under 50 concurrent takers', async () => {
+  it('take is one-shot, also under 50 concurrent takers', async ({ expect }) => {
     await store.put('t', 'secret')
     expect(await store.take('t')).toBe('secret')
     expect(await store.take('t')).toBeUndefined()
@@ -247,7 +247,7 @@ function contract(backend: StoreBackend): void {
     expect(got.filter((v) => v !== undefined)).toEqual(['once'])
   })
 
-  it('keys(prefix) lists live keys with exactly that prefix, glob and LIKE characters literal', async () => {
+  it('keys(prefix) lists live keys with exactly that prefix, glob and LIKE characters literal', async ({ expect }) => {
     const keys = ['u:1:a', 'u:1:b', 'u:10:a', 'u:2:a', 'u:*[x]?%_:a', 'u:*[x]?%_:b', 'v:1', 'u:1€:c']
     for (const k of keys) await store.put(k, 'x')
     expect((await store.keys('u:1:')).sort()).toEqual(['u:1:a', 'u:1:b'])
@@ -257,7 +257,7 @@ function contract(backend: StoreBackend): void {
     expect(await store.keys('none:')).toEqual([])
   })
 
-  it('ping resolves; use after close rejects', async () => {
+  it('ping resolves; use after close rejects', async ({ expect }) => {
     await expect(store.ping()).resolves.toBeUndefined()
     await store.close()
     await expect(store.get('a')).rejects.toThrow(/after close/)
@@ -268,7 +268,7 @@ function contract(backend: StoreBackend): void {
     await expect(store.replaceIfUnchanged('a', 'b', 'c')).rejects.toThrow(/after close/)
   })
 
-  it.skipIf(backend.name === 'memory')('a second instance sees writes at once (second process / replica)', async () => {
+  it.skipIf(backend.name === 'memory')('a second instance sees writes at once (second process / replica)', async ({ expect }) => {
     const peer = h.openPeer()
     if (peer === undefined) throw new Error('unreachable')
     await store.put('shared', 'v1', 60_000)
@@ -278,7 +278,7 @@ function contract(backend: StoreBackend): void {
     expect(await store.get('shared')).toBeUndefined()
   })
 
-  it.skipIf(backend.name === 'memory')('data survives close and reopen', async () => {
+  it.skipIf(backend.name === 'memory')('data survives close and reopen', async ({ expect }) => {
     await store.put('keep', 'forever')
     await store.put('keep:ttl', 'a while', 60_000)
     const reopened = await h.reopen()
@@ -288,7 +288,7 @@ function contract(backend: StoreBackend): void {
   })
 
   // incrementIfUnder, the failure throttle's one-round-trip take-and-check: atomic, and nothing written when it refuses.
-  it('incrementIfUnder weighs the counts as they were, adds to the first while under the bound, and writes nothing when it refuses', async () => {
+  it('incrementIfUnder weighs the counts as they were, adds to the first while under the bound, and writes nothing when it refuses', async ({ expect }) => {
     const counters = [{ key: tkey(1), weight: 3 }, { key: tkey(0), weight: 2 }, { key: tkey(2), weight: 0 }]
     await store.put(tkey(0), '2', 60_000)
     await store.put(tkey(2), '50', 60_000)
@@ -302,7 +302,7 @@ function contract(backend: StoreBackend): void {
     expect(await store.keys(tkey(5))).toEqual([])
   })
 
-  it('incrementIfUnder reads absent, below 0 and not whole counters as 0; a counter below 0 counts from 0 and keeps its expiry; the TTL only on creation', async () => {
+  it('incrementIfUnder reads absent, below 0 and not whole counters as 0; a counter below 0 counts from 0 and keeps its expiry; the TTL only on creation', async ({ expect }) => {
     await store.put(tkey(0), '-1', 60_000)
     await store.put(tkey(2), 'x', 60_000)
     const counters = [{ key: tkey(1), weight: 1 }, { key: tkey(0), weight: 1 }, { key: tkey(2), weight: 1 }]
@@ -317,7 +317,7 @@ function contract(backend: StoreBackend): void {
     expect(await store.incrementIfUnder(counters, 5, 60_000)).toEqual({ added: true, counts: [0, 1, 0] })
   })
 
-  it('incrementIfUnder is atomic: 50 at once from two instances add exactly up to the bound', async () => {
+  it('incrementIfUnder is atomic: 50 at once from two instances add exactly up to the bound', async ({ expect }) => {
     const peer = h.openPeer() ?? store
     const counters = [{ key: tkey(1), weight: 2 }, { key: tkey(0), weight: 1 }]
     await store.put(tkey(0), '4', 60_000)
@@ -328,7 +328,7 @@ function contract(backend: StoreBackend): void {
     expect(await store.get(tkey(1))).toBe('20')
   })
 
-  it('incrementIfUnder refuses misuse as a TypeError: no counters, weights not whole or below 0, a bound not whole, a TTL not positive', async () => {
+  it('incrementIfUnder refuses misuse as a TypeError: no counters, weights not whole or below 0, a bound not whole, a TTL not positive', async ({ expect }) => {
     await expect(store.incrementIfUnder([], 1, 60_000)).rejects.toThrow(TypeError)
     for (const weight of [-1, 1.5, Number.NaN]) await expect(store.incrementIfUnder([{ key: tkey(1), weight }], 1, 60_000)).rejects.toThrow(TypeError)
     for (const bound of [1.5, Number.POSITIVE_INFINITY]) await expect(store.incrementIfUnder([{ key: tkey(1), weight: 1 }], bound, 60_000)).rejects.toThrow(TypeError)
@@ -336,7 +336,7 @@ function contract(backend: StoreBackend): void {
     expect(await store.keys('throttle:')).toEqual([])
   })
 
-  it('property: incrementIfUnder, over a sequence of take-and-checks and puts answers as the model does (40 runs)', async () => {
+  it('property: incrementIfUnder, over a sequence of take-and-checks and puts answers as the model does (40 runs)', async ({ expect }) => {
     const value = fc.oneof(fc.integer({ min: -3, max: 6 }).map(String), fc.constantFrom('x', '1.5', ''))
     const op = fc.oneof(
       fc.record({ put: fc.nat({ max: 2 }), value }),

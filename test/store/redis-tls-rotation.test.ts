@@ -138,6 +138,6 @@ describe('the Redis server moves to a certificate of a new CA', () => {
     const port = redis.port
     await redis.stop()
     redis = await startRedisServer({ port, tls: serverTls(next, first.file('root.crt')) })
-    await eventually(() => ready(g), 40_000, 'the store reconnected to the server on its new certificate')
+    await expect.poll(() => ready(g), { timeout: 40_000, message: 'the store reconnected to the server on its new certificate' }).toBe(true)
   }, 120_000)
 })
