@@ -218,8 +218,7 @@ describe('RedisStore.mayHaveLanded: a Cluster write ASK-redirected to a node tha
 describe('RedisStore.mayHaveLanded: writes that may have run, and did', () => {
   it('a take written, its reply lost with the connection and the reconnect refused: ioredis gives up as when Redis is down, but the take ran', async () => {
     const peer = await server()
-    const proxy = await replyDroppingProxy(peer.port)
-    started.push({ stop: () => proxy.close() })
+    const proxy = await redisRelay(peer.port, 'pass')
     const s = store(proxy.port)
     expect(await s.get('warm')).toBeUndefined()
     proxy.dropReplies()
@@ -246,7 +245,7 @@ describe('RedisStore.mayHaveLanded: a take that timed out still queued (ioredis 
     const serverTls = { cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt'), authClients: 'no' } as const
     const peer = await startRedisServer({ tls: serverTls })
     started.push({ stop: () => peer.stop() })
-    const relay = await holdingRelay(peer.port)
+    const relay = await redisRelay(peer.port, 'hold')
     const s = store(relay.port, { ...QUEUED, url: `rediss://127.0.0.1:${relay.port}`, tls: { ca: pki.root.pem, serverName: 'localhost' } })
     const failure = await failureOf(s.incrementIfUnder(TAKE, 100, 60_000))
     // ioredis's own timeout (not the store's deadline), before the TLS handshake ended: queued, unwritten.
@@ -261,7 +260,7 @@ describe('RedisStore.mayHaveLanded: a take that timed out still queued (ioredis 
   // What the warm-up of 'a take refused at once …' above once met on a loaded machine: a write timed out while handshaking, never seen in Redis.
   it("the connection handshaking (the server's replies held by a relay) until ioredis gives the handshake up: dropped with it, never written (the lenient answer: at most one give-back too many)", async () => {
     const peer = await server()
-    const relay = await holdingRelay(peer.port)
+    const relay = await redisRelay(peer.port, 'hold')
     const s = store(relay.port, QUEUED)
     const failure = await failureOf(s.incrementIfUnder(TAKE, 100, 60_000))
     expect(String(failure)).toMatch(/\(Command timed out while handshaking\)/)
@@ -276,13 +275,15 @@ describe('RedisStore.mayHaveLanded: a take that timed out still queued (ioredis 
 })
 
 /**
- * A TCP relay to Redis (on a free port) keeping every byte the server sends until `release()`, then
- * relaying both ways; `firstClosed` settles once the first connection closes; afterEach closes it.
+ * A TCP relay to Redis on a free port. The server's replies are relayed (`pass`), kept until
+ * `release()` relays them and everything after (`hold`), or dropped (`drop`, after `dropReplies()`);
+ * commands always reach the server. `firstClosed` settles once the first connection closes; `close()`
+ * ends every connection and refuses new ones (afterEach does it too).
  */
-async function holdingRelay(redisPort: number): Promise<{ port: number; firstClosed: Promise<void>; release(): void }> {
+async function redisRelay(redisPort: number, replies: 'pass' | 'hold'): Promise<{ port: number; firstClosed: Promise<void>; release(): void; dropReplies(): void; close(): void }> {
   const sockets = new Set<Socket>()
   const held: { client: Socket; chunks: Buffer[] }[] = []
-  let holding = true
+  let mode: 'pass' | 'hold' | 'drop' = replies
   let connections = 0
   let closed: () => void = () => undefined
   const firstClosed = new Promise<void>((resolve) => (closed = resolve))
@@ -293,45 +294,23 @@ async function holdingRelay(redisPort: number): Promise<{ port: number; firstClo
     const kept = { client, chunks: [] as Buffer[] }
     held.push(kept)
     client.on('data', (chunk) => upstream.write(chunk))
-    upstream.on('data', (chunk) => (holding ? kept.chunks.push(chunk) : client.write(chunk)))
+    upstream.on('data', (chunk) => (mode === 'hold' ? kept.chunks.push(chunk) : mode === 'pass' && client.write(chunk)))
   })
   const port = await freePort()
   await new Promise<void>((resolve, reject) => relay.once('error', reject).listen(port, '127.0.0.1', resolve))
-  started.push({
-    stop: () => {
-      relay.close()
-      for (const s of sockets) s.destroy()
-    },
-  })
+  const close = (): void => {
+    relay.close()
+    for (const s of sockets) s.destroy()
+  }
+  started.push({ stop: close })
   return {
     port,
     firstClosed,
     release() {
-      holding = false
+      mode = 'pass'
       for (const { client, chunks } of held.splice(0)) if (!client.destroyed && chunks.length > 0) client.write(Buffer.concat(chunks))
     },
-  }
-}
-
-/** A TCP proxy to Redis that, once told, forwards commands but no replies; `close` ends its connections and refuses new ones. */
-async function replyDroppingProxy(redisPort: number): Promise<{ port: number; dropReplies(): void; close(): void }> {
-  const sockets = new Set<Socket>()
-  let dropping = false
-  const proxy: Server = createServer((client) => {
-    const upstream = connect(redisPort, '127.0.0.1')
-    joinSockets(sockets, client, upstream)
-    client.on('data', (chunk) => upstream.write(chunk))
-    upstream.on('data', (chunk) => dropping || client.write(chunk))
-  })
-  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve))
-  const address = proxy.address()
-  if (address === null || typeof address === 'string') throw new Error('the proxy has no port')
-  return {
-    port: address.port,
-    dropReplies: () => void (dropping = true),
-    close() {
-      proxy.close()
-      for (const s of sockets) s.destroy()
-    },
+    dropReplies: () => void (mode = 'drop'),
+    close,
   }
 }
