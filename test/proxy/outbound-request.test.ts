@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { GatewayError } from '../../src/errors.js'
+import { GatewayError, STATUS } from '../../src/errors.js'
 import { compileDestination, type Endpoint } from '../../src/gateway/index.js'
 import type { Body } from '../../src/proxy/pipeline.js'
 import { destinationPathAndQuery, keptByUrlParser, OutboundRequest, outboundUrlToSign } from '../../src/proxy/outbound-request.js'
@@ -93,7 +93,8 @@ describe('OutboundRequest', () => {
         try {
           target = route ? buildUpstreamTarget(ROUTE, 'acme', `/${rest}`, query, 'append') : buildUpstreamTarget(FORWARD, undefined, `/base/${rest}`, query, 'as_is')
         } catch (err) {
-          if (err instanceof GatewayError) return
+          // A refused path or query is the caller's error, never an internal one.
+          if (err instanceof GatewayError) return void expect(STATUS[err.reason], err.message).toBe(400)
           throw err
         }
         const url = toOutboundUrl(target)
