@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url'
 import { defineConfig } from 'vitest/config'
 
 export default defineConfig({
@@ -22,5 +23,9 @@ export default defineConfig({
     // A test that makes no assertion fails ("expected any number of assertion, but got none"): a
     // test that cannot fail is a defect. Concurrent tests count on their context's `expect`.
     expect: { requireAssertions: true },
+    // A property whose every run took a branch without an assertion fails likewise
+    // ("property ran N times and no run asserted anything"): a fast-check plugin counting each run's assertions.
+    // Absolute: scratch projects run with this config from another root (test/test-assertions.test.ts).
+    setupFiles: [fileURLToPath(new URL('test/support/property-runs.ts', import.meta.url))],
   },
 })
