@@ -55,6 +55,7 @@ describe.each(VALUES)('helm/tests/%s.yaml: the helm test hook', (name) => {
   it('is never selected by the gateway\'s Service, and is held to the gateway pods\' egress with no ingress', () => {
     const rendered = out[name] as Rendered
     const labels = hook(name, 'Pod').metadata.labels as Record<string, string>
+    expect(rendered.all('Service').length, 'the gateway\'s Services').toBeGreaterThan(0)
     for (const service of rendered.all('Service')) expect(selects(service.spec.selector, labels), service.metadata.name).toBe(false)
     const gatewayPolicy = rendered.get('NetworkPolicy')
     expect(selects(gatewayPolicy.spec.podSelector.matchLabels, labels)).toBe(false)
@@ -101,6 +102,7 @@ describe('the helm test pod carries the operator\'s podLabels', () => {
         expect(selects(foreign, gatewayPod)).toBe(true)
         expect(selects(foreign, labels), JSON.stringify(labels)).toBe(true)
         expect(selects(testLabels, labels)).toBe(true)
+        expect(rendered.all('Service'), 'minimal.yaml\'s two Services').toHaveLength(2)
         for (const service of rendered.all('Service')) expect(selects(service.spec.selector, labels), service.metadata.name).toBe(false)
         expect(selects(rendered.get('PodDisruptionBudget').spec.selector.matchLabels, labels)).toBe(false)
         expect(selects(rendered.get('NetworkPolicy').spec.podSelector.matchLabels, labels)).toBe(false)

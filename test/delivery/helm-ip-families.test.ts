@@ -50,11 +50,14 @@ describe('listen addresses and Service IP families', () => {
 
   it('writes ipFamilyPolicy and ipFamilies on both Services when given, nothing by default', async () => {
     const x = await r.render([MINIMAL], stringify({ service: { ipFamilyPolicy: 'PreferDualStack', ipFamilies: ['IPv6', 'IPv4'] } }))
+    expect(x.all('Service'), 'both Services rendered').toHaveLength(2)
     for (const svc of x.all('Service')) {
       expect(svc.spec, svc.metadata.name).toMatchObject({ ipFamilyPolicy: 'PreferDualStack', ipFamilies: ['IPv6', 'IPv4'] })
       expect(validateManifest(svc)).toEqual([])
     }
-    for (const svc of (await r.render([MINIMAL])).all('Service')) expect(Object.keys(svc.spec)).not.toContain('ipFamilyPolicy')
+    const plain = (await r.render([MINIMAL])).all('Service')
+    expect(plain, 'both Services rendered').toHaveLength(2)
+    for (const svc of plain) expect(Object.keys(svc.spec)).not.toContain('ipFamilyPolicy')
   })
 })
 

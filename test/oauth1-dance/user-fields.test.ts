@@ -40,7 +40,10 @@ describe.each(TOPOLOGIES)('user fields (a PIN) collected at the authorize step (
     const call = await send(gw.url, '/proxy/partner/resource/acct', { headers: { 'x-gateway-user': 'erin' } })
     expect(call.status, call.text).toBe(200)
     expect(call.json<{ params: string[][] }>().params).toContainEqual(['pin', PIN])
-    for (const r of await rawValues(topo().store)) expect(r.value).not.toContain(PIN)
+    const rows = await rawValues(topo().store)
+    // The token the pin was signed with is among the values read (a read of nothing would pass).
+    expect(rows.map((r) => r.key)).toContainEqual(expect.stringMatching(/^oauth1:token:\/erin:partner:/))
+    for (const r of rows) expect(r.value).not.toContain(PIN)
   })
 
   it('a JSON POST may carry the fields: its link\'s page asks for none, and they sign along', async () => {
@@ -53,7 +56,9 @@ describe.each(TOPOLOGIES)('user fields (a PIN) collected at the authorize step (
     const link = start.json<{ authorizeUrl: string }>().authorizeUrl
     expect(topo().urls.some((u) => link.startsWith(`${u}/gateway/oauth1/partner/authorize?link=`))).toBe(true)
     // Kept sealed with the link until the click: never in the clear in the store.
-    for (const r of await rawValues(topo().store)) expect(r.value).not.toContain(PIN)
+    const rows = await rawValues(topo().store)
+    expect(rows.map((r) => r.key), 'the link is stored').toContainEqual(expect.stringMatching(/^oauth1:link:/))
+    for (const r of rows) expect(r.value).not.toContain(PIN)
     const dance = await danceInBrowser(link, { provider: fx.provider, gateway: () => gw.url })
     expect(dance.page.text).not.toContain('name="field.pin"')
     expect(dance.done.status, dance.done.text).toBe(200)

@@ -60,12 +60,16 @@ describe('one process', () => {
     metrics.request(undefined, 'GET', 404, 1, undefined, { mode: 'route' })
     metrics.request(undefined, 'POST', 401, 1, undefined, { mode: 'api' })
     const before = await objectSeries(metrics.registry)
+    // The families read below are among those checked here (the loops over them are not empty).
+    expect([...before.keys()]).toEqual(expect.arrayContaining(['mtls_gateway_requests_total', 'mtls_gateway_certificate_expiry_timestamp_seconds', 'mtls_gateway_oauth_signatures_total']))
     // Every family named by an object has both objects' series: none is left out of this test.
     for (const [family, values] of before) expect(values, family).toEqual(expect.arrayContaining(family.includes('signature') ? ['gone-p', 'kept-p'] : ['gone', 'kept']))
     config = configOf(['kept'], ['kept-p'])
     // Counted after the removal (a request that finished on the old snapshot): dropped too.
     feed(metrics, 'gone', 'gone-p')
     const after = await objectSeries(metrics.registry)
+    // Every family is still read (its kept series stay), so the check below covers each one.
+    expect([...after.keys()]).toEqual([...before.keys()])
     for (const [family, values] of after) expect(values.filter((v) => v.startsWith('gone')), family).toEqual([])
     expect(after.get('mtls_gateway_requests_total')).toEqual(['_gateway', '_none', 'kept'])
     expect(after.get('mtls_gateway_certificate_expiry_timestamp_seconds')).toEqual(['', 'kept'])

@@ -98,6 +98,8 @@ describe('protected mode, through the gateway', () => {
     // Another machine's caller with a certificate the listener verified is admitted in its tunnel too.
     const certificate = (JSON.parse(stdout.trim().split('\n').pop() as string) as { reloaded: { certificate: { connect: number; inner: Answer } } }).reloaded.certificate
     expect({ connect: certificate.connect, inner: certificate.inner.status }, certificate.inner.body).toEqual({ connect: 200, inner: 502 })
+    // The same sources as without callers (the harness's one list), every one of them answered.
+    expect(out.openOnPurpose.map((r) => r.source)).toEqual(out.none.map((r) => r.source))
     for (const r of out.openOnPurpose) {
       expect({ source: r.source, route: r.route.status, dials: r.routeDials }).toEqual({ source: r.source, route: 502, dials: 1 })
       expect(r.tunnel.body).not.toMatch(/protected mode/)
