@@ -5,14 +5,16 @@
  * load (check, start and reload read the same), at the value's line, with the maximum (the minimum, 0, is the schema's) and why.
  * The defaults and the largest allowed values still load.
  */
-import { mkdtempSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it } from 'vitest'
 import { parseConfig } from '../../src/config/index.js'
 import { configErrorLines } from '../support/config-problems.js'
 
-const file = join(mkdtempSync(join(tmpdir(), 'mtlsgw-absurd-')), 'gateway.yaml')
+const dir = mkdtempSync(join(tmpdir(), 'mtlsgw-absurd-'))
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
+const file = join(dir, 'gateway.yaml')
 const parse = (text: string) => parseConfig(file, `endpoints: []\n${text}`, { env: {} })
 const redis = (line: string) => `store:\n  kind: redis\n  url: redis://127.0.0.1:6379\n  redis:\n    ${line}\n`
 

@@ -1,12 +1,14 @@
 /** `limits.maxBufferedTotal`: its default, 0 (no total), and refusal below `limits.maxBufferedBody`. */
-import { mkdtempSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it } from 'vitest'
 import { parseConfig } from '../../src/config/index.js'
 import { configProblems } from '../support/config-problems.js'
 
-const file = join(mkdtempSync(join(tmpdir(), 'mtlsgw-buffered-')), 'gateway.yaml')
+const dir = mkdtempSync(join(tmpdir(), 'mtlsgw-buffered-'))
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
+const file = join(dir, 'gateway.yaml')
 const MiB = 1024 * 1024
 const parse = (limits: string) => parseConfig(file, `endpoints: []\n${limits}`, { env: {} })
 

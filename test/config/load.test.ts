@@ -1,13 +1,14 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it } from 'vitest'
 import { loadConfig, parseConfig } from '../../src/config/index.js'
 import { renderConfigReference, renderSchemaJson } from '../../src/config/reference.js'
 import { CONFIG_VALIDATOR_FILE, renderConfigValidator } from '../../src/config/validator-source.js'
 import { configErrorLines } from '../support/config-problems.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'mtlsgw-config-'))
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
 const file = join(dir, 'gateway.yaml')
 
 const GOOD = `listen:

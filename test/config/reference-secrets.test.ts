@@ -7,14 +7,15 @@
  * rules) and after it (bundle, listener and profile files that `check` and a start or
  * reload read: a private key pasted where a path belongs).
  */
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import fc from 'fast-check'
-import { describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it } from 'vitest'
 import { problemTextsThroughStart } from '../support/config-problems.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'mtlsgw-refsecrets-'))
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
 const file = join(dir, 'gateway.yaml')
 
 /** A config with `REF` at one place; each place is a key whose problems quote the value. */

@@ -1,11 +1,12 @@
 /** Where the SQLite store goes when the config does not say: beside the config, or the state folder. */
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { loadConfig } from '../../src/config/index.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'mtlsgw-state-dir-'))
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
 const file = join(dir, 'gateway.yaml')
 writeFileSync(file, 'listen:\n  port: 8080\nendpoints: []\n')
 const saved = process.env.MTLS_GATEWAY_STATE_DIR

@@ -19,7 +19,7 @@ import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { RunningGateway } from '../../src/cli/gateway-root.js'
 import { endpointYaml, startTestGateway } from '../support/gateway.js'
-import { clientTls, createTestPki } from '../support/pki.js'
+import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
 import { startScriptedBackend, type ScriptedBackend } from '../support/scripted-backend.js'
 
 let gw: RunningGateway
@@ -28,8 +28,10 @@ let dir: string
 /** What the backend answers GET /a (GET /b gets "second"). */
 let first = ''
 
+let pki: TestPki | undefined
+
 beforeAll(async () => {
-  const pki = await createTestPki()
+  pki = await createTestPki()
   backend = await startScriptedBackend(pki, (head) => (head.startsWith('GET /a ') ? first : 'HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsecond'))
   const tls = clientTls(pki)
   dir = mkdtempSync(join(tmpdir(), 'bodiless-'))
@@ -40,6 +42,7 @@ afterAll(async () => {
   await gw?.close()
   await backend?.close()
   if (dir) rmSync(dir, { recursive: true, force: true })
+  pki?.cleanup()
 })
 
 /** Two pipelined requests on one caller connection; the bytes back once both answers are in (or 5 s). */

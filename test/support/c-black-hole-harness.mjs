@@ -5,7 +5,7 @@
 // host (connectTimeout 1s), sends one CONNECT, and prints one JSON line: the answer, the access
 // lines, and whether the dial was given up (no SYN_SENT socket left).
 import { connect } from 'node:net'
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
@@ -48,4 +48,7 @@ await until(() => lines.length > 0, 10_000)
 await gw.close()
 const access = lines.map((l) => JSON.parse(l)).filter((e) => e.msg === 'request')
 // exit once the pipe took the whole line (a write to a pipe is asynchronous).
-process.stdout.write(JSON.stringify({ answer, access, givenUp: given }) + '\n', () => process.exit(0))
+process.stdout.write(JSON.stringify({ answer, access, givenUp: given }) + '\n', () => {
+  rmSync(dir, { recursive: true, force: true })
+  process.exit(0)
+})

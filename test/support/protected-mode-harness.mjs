@@ -7,7 +7,7 @@
 // endpoint's upstream (a TCP counter) saw from each.
 import { createServer, connect } from 'node:net'
 import { request } from 'node:http'
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
@@ -150,4 +150,7 @@ for (const [name, callers] of [['none', ''], ['openOnPurpose', 'callers:\n  requ
 out.reloaded = await reloadedTunnel()
 upstream.close()
 // exit once the pipe took the whole line (a write to a pipe is asynchronous).
-process.stdout.write(JSON.stringify(out) + '\n', () => process.exit(0))
+process.stdout.write(JSON.stringify(out) + '\n', () => {
+  rmSync(dir, { recursive: true, force: true })
+  process.exit(0)
+})
